@@ -1,0 +1,65 @@
+# Two commands on a fresh Debian machine: `make test` and `make demo`.
+# Both create .venv, install the Debian packages gru_edge relies on when they are missing,
+# install the package with its extras, then run.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := train,audio,mic,dev
+DEB_PACKAGES := espeak-ng sox libportaudio2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system-deps test demo lint bench check-base-install clean
+
+setup: $(VENV)/.installed
+
+system-deps:
+	@if ! command -v dpkg-query >/dev/null; then \
+		echo "note: not a Debian system; install these yourself if tests need them: $(DEB_PACKAGES)"; \
+	else \
+		missing=$$(for p in $(DEB_PACKAGES); do \
+			dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+		done); \
+		if [ -n "$$missing" ]; then \
+			echo "installing Debian packages:" $$missing; \
+			$(SUDO) apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | system-deps
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || \
+		{ echo "gru_edge needs Python 3.11 to 3.13; run e.g. 'make PYTHON=python3.11 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@touch $@
+
+test: setup
+	$(BIN)/python -m pytest
+
+demo: setup
+	@echo "gru_edge demo: not yet. The device runtime and a trained model do not exist yet;"
+	@echo "what works today is the audio input and the log-mel front end, e.g.:"
+	@echo "  $(BIN)/gru-edge features some.wav"
+	@echo "See README.md, section 'Status'."
+
+lint: setup
+	$(BIN)/ruff check gru_edge tests benchmarks export examples
+	$(BIN)/ruff format --check gru_edge tests benchmarks export examples
+
+bench: setup
+	$(BIN)/python benchmarks/bench_features.py
+
+# The base install (no extras) must pull no TensorFlow and still import the device side.
+check-base-install:
+	@rm -rf $(VENV)-base && $(PYTHON) -m venv $(VENV)-base
+	$(VENV)-base/bin/python -m pip install -q .
+	@echo "base install:" $$($(VENV)-base/bin/python -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')
+	@! $(VENV)-base/bin/python -m pip list 2>/dev/null | grep -iE '^(tensorflow|keras|tf-keras)\b' || \
+		{ echo "the base install pulled TensorFlow or Keras"; exit 1; }
+	cd /tmp && $(CURDIR)/$(VENV)-base/bin/python -c 'import gru_edge.features, gru_edge.audio, gru_edge.config; print("base install OK: gru_edge", gru_edge.__version__)'
+	@rm -rf $(VENV)-base build
+
+clean:
+	rm -rf $(VENV) $(VENV)-base build *.egg-info .pytest_cache .hypothesis
