@@ -45,8 +45,8 @@ demo: setup
 	@echo "See README.md, section 'Status'."
 
 lint: setup
-	$(BIN)/ruff check gru_edge tests benchmarks export examples
-	$(BIN)/ruff format --check gru_edge tests benchmarks export examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py
