@@ -72,11 +72,121 @@ class FeatureConfig:
         return self.fft_length // 2 + 1
 
 
+KEYWORDS_12 = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which clips make which class, and how the splits are made (Speech Commands rules)."""
+
+    words: tuple[str, ...] = KEYWORDS_12
+    clip_ms: float = 1000.0
+    silence_percentage: float = 10.0
+    unknown_percentage: float = 10.0
+    validation_percentage: float = 10.0  # used only where the list files are missing
+    testing_percentage: float = 10.0
+    silence_dbfs: tuple[float, float] = (-80.0, -10.0)
+    seed: int = 59185
+
+    def __post_init__(self) -> None:
+        _require(len(self.words) > 0, "data.words", "must name at least one keyword")
+        _require(len(set(self.words)) == len(self.words), "data.words", "has duplicates")
+        _require(self.clip_ms > 0, "data.clip_ms", "must be positive")
+        for key in (
+            "silence_percentage",
+            "unknown_percentage",
+            "validation_percentage",
+            "testing_percentage",
+        ):
+            _require(0 <= getattr(self, key) <= 100, f"data.{key}", "must be in [0, 100]")
+        _require(
+            self.validation_percentage + self.testing_percentage < 100,
+            "data.validation_percentage + testing_percentage",
+            "must leave training clips",
+        )
+        _require_range(self.silence_dbfs, "data.silence_dbfs")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation: on the waveform, then SpecAugment on the features."""
+
+    noise_probability: float = 0.8
+    snr_db: tuple[float, float] = (0.0, 20.0)
+    time_shift_ms: float = 100.0
+    gain_db: tuple[float, float] = (-6.0, 6.0)
+    speed: tuple[float, float] = (0.9, 1.1)
+    time_masks: int = 2
+    time_mask_frames: int = 10
+    freq_masks: int = 2
+    freq_mask_bins: int = 5
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.noise_probability <= 1, "augment.noise_probability", "must be in [0, 1]")
+        for key in ("snr_db", "gain_db", "speed"):
+            _require_range(getattr(self, key), f"augment.{key}")
+        _require(self.speed[0] > 0, "augment.speed", "must be positive")
+        for key in (
+            "time_shift_ms",
+            "time_masks",
+            "time_mask_frames",
+            "freq_masks",
+            "freq_mask_bins",
+        ):
+            _require(getattr(self, key) >= 0, f"augment.{key}", "must not be negative")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Features -> optional causal Conv1D -> GRU layers -> dense head."""
+
+    conv_filters: int = 64  # 0: no convolution
+    conv_kernel: int = 5
+    gru_units: tuple[int, ...] = (128,)
+
+    def __post_init__(self) -> None:
+        _require(self.conv_filters >= 0, "model.conv_filters", "must not be negative")
+        _require(self.conv_kernel >= 2, "model.conv_kernel", "must be at least 2")
+        _require(
+            1 <= len(self.gru_units) <= 2 and min(self.gru_units) >= 1,
+            "model.gru_units",
+            "must list one or two positive layer sizes",
+        )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The optimisation: a cosine learning-rate schedule with warm-up, early stopping."""
+
+    epochs: int = 80
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    warmup_epochs: int = 2
+    label_smoothing: float = 0.1
+    early_stopping_patience: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "early_stopping_patience"):
+            _require(getattr(self, key) >= 1, f"training.{key}", "must be at least 1")
+        _require(self.learning_rate > 0, "training.learning_rate", "must be positive")
+        _require(
+            0 <= self.warmup_epochs < self.epochs,
+            "training.warmup_epochs",
+            "must be in [0, epochs)",
+        )
+        _require(0 <= self.label_smoothing < 1, "training.label_smoothing", "must be in [0, 1)")
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of gru_edge, one section per part of the product."""
 
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
@@ -120,6 +230,10 @@ def _require(condition: bool, key: str, problem: str) -> None:
         raise ConfigError(f"{key} {problem}")
 
 
+def _require_range(pair: tuple[float, float], key: str) -> None:
+    _require(pair[0] <= pair[1], key, f"must be [low, high] with low <= high, got {list(pair)}")
+
+
 def _section_from_dict(section_type: type, name: str, table: Any) -> Any:
     if not isinstance(table, Mapping):
         raise ConfigError(f"config section [{name}] must be a table, got {table!r}")
@@ -144,8 +258,22 @@ def _coerce(expected: Any, key: str, value: Any) -> Any:
         value = float(value) if ok else value
     elif expected is str:
         ok = isinstance(value, str)
+    elif typing.get_origin(expected) is tuple:  # tuple[T, ...] or a fixed tuple[T1, T2]
+        items = typing.get_args(expected)
+        ok = isinstance(value, list | tuple) and (items[-1] is Ellipsis or len(value) == len(items))
+        if not ok:
+            raise ConfigError(f"{key} must be a list like {_example(expected)}, got {value!r}")
+        item_types = [items[0]] * len(value) if items[-1] is Ellipsis else items
+        return tuple(_coerce(t, key, v) for t, v in zip(item_types, value, strict=True))
     else:  # a new annotation in a section needs a rule here
         raise TypeError(f"no TOML rule for {expected!r} ({key})")
     if not ok:
         raise ConfigError(f"{key} must be of type {expected.__name__}, got {value!r}")
     return value
+
+
+def _example(tuple_type: Any) -> str:
+    items = typing.get_args(tuple_type)
+    if items[-1] is Ellipsis:
+        return f"[{items[0].__name__}, ...]"
+    return "[" + ", ".join(t.__name__ for t in items) + "]"
