@@ -42,6 +42,25 @@ def _cmd_features(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}")
 
 
+def _training():
+    """The training package, which needs TensorFlow (the `train` extra)."""
+    try:
+        from gru_edge.training import train
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] in ("tensorflow", "keras", "matplotlib"):
+            raise GruEdgeError(f"training needs {e.name}: pip install 'gru-edge[train]'") from None
+        raise
+    return train
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    config = Config.from_toml(args.config) if args.config else None
+    words = tuple(w.strip() for w in args.words.split(",") if w.strip()) if args.words else None
+    _training().train(
+        args.data, args.out, config=config, words=words, epochs=args.epochs, resume=args.resume
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gru-edge", description="Streaming GRU keyword spotting for small devices."
@@ -60,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--config", type=Path, help="a TOML file with a [features] section")
     features.add_argument("--out", type=Path, help="save the frames as a .npy file")
     features.set_defaults(run=_cmd_features)
+
+    train = commands.add_parser("train", help="train a keyword spotter on a folder of clips")
+    train.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="one folder of clips per word (the Speech Commands layout)",
+    )
+    train.add_argument("--out", type=Path, required=True, help="the run folder to write")
+    train.add_argument("--config", type=Path, help="a TOML settings file (see `gru-edge config`)")
+    train.add_argument("--words", help="the keywords, comma-separated (default: data.words)")
+    train.add_argument("--epochs", type=int, help="number of epochs (default: training.epochs)")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last complete epoch",
+    )
+    train.set_defaults(run=_cmd_train)
     return parser
 
 

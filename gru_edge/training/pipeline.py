@@ -1,0 +1,64 @@
+"""tf.data input pipelines: decoded clips in memory -> augmented waveform batches.
+
+The training stream is a pure function of (seed, epoch): each epoch shuffles with a stateless
+permutation and augments each clip with a seed made of the epoch and the clip's position, so
+a run resumed at epoch k sees exactly what an uninterrupted run would have seen. Features are
+computed inside the model (the TF twin of the front end), on the GPU when there is one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from gru_edge.config import AugmentConfig
+from gru_edge.training.augment import augment_waveform
+from gru_edge.training.data import Clips
+
+
+def training_batches(
+    clips: Clips,
+    noise: list[np.ndarray],
+    num_classes: int,
+    augment: AugmentConfig,
+    batch_size: int,
+    seed: int,
+    sample_rate: int,
+    first_epoch: int,
+    epochs: int,
+) -> tuple[tf.data.Dataset, int]:
+    """Augmented (waveforms, one-hot labels) batches for epochs first_epoch..epochs-1, and the
+    number of batches per epoch (the last batch of an epoch may be short)."""
+    count = len(clips)
+    audio = tf.constant(clips.audio)
+    labels = tf.one_hot(clips.labels, num_classes)
+    noise_bank = tf.constant(np.concatenate(noise).astype(np.float32))
+
+    def example(epoch, position):
+        index = tf.random.experimental.index_shuffle(
+            position, seed=tf.stack([tf.constant(seed, tf.int64), epoch]), max_index=count - 1
+        )
+        waveform = tf.cast(tf.gather(audio, index), tf.float32) / 32768.0
+        example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * count + position])
+        waveform = augment_waveform(waveform, example_seed, noise_bank, augment, sample_rate)
+        return waveform, tf.gather(labels, index)
+
+    def epoch_batches(epoch):
+        positions = tf.data.Dataset.range(count)
+        examples = positions.map(lambda p: example(epoch, p), num_parallel_calls=tf.data.AUTOTUNE)
+        return examples.batch(batch_size)
+
+    epochs_ds = tf.data.Dataset.range(first_epoch, epochs)
+    dataset = epochs_ds.flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+    return dataset, math.ceil(count / batch_size)
+
+
+def evaluation_batches(clips: Clips, num_classes: int, batch_size: int) -> tf.data.Dataset:
+    """The clips as they are (no augmentation), (waveforms, one-hot labels), cached."""
+    dataset = tf.data.Dataset.from_tensor_slices((clips.audio, clips.labels))
+    dataset = dataset.map(
+        lambda a, y: (tf.cast(a, tf.float32) / 32768.0, tf.one_hot(y, num_classes))
+    )
+    return dataset.batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
