@@ -120,6 +120,7 @@ class AugmentConfig:
     time_mask_frames: int = 10
     freq_masks: int = 2
     freq_mask_bins: int = 5
+    context_ms: float = 1000.0  # up to this much of another clip before each training clip
 
     def __post_init__(self) -> None:
         _require(0 <= self.noise_probability <= 1, "augment.noise_probability", "must be in [0, 1]")
@@ -132,6 +133,7 @@ class AugmentConfig:
             "time_mask_frames",
             "freq_masks",
             "freq_mask_bins",
+            "context_ms",
         ):
             _require(getattr(self, key) >= 0, f"augment.{key}", "must not be negative")
 
@@ -179,6 +181,22 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class DetectorConfig:
+    """Keyword events from frame scores: smoothing, a threshold, a minimum duration, and a
+    refractory period after each detection. Exported models carry these as defaults."""
+
+    smoothing_ms: float = 100.0
+    threshold: float = 0.6
+    min_duration_ms: float = 30.0
+    refractory_ms: float = 1000.0
+
+    def __post_init__(self) -> None:
+        _require(0 < self.threshold <= 1, "detector.threshold", "must be in (0, 1]")
+        for key in ("smoothing_ms", "min_duration_ms", "refractory_ms"):
+            _require(getattr(self, key) >= 0, f"detector.{key}", "must not be negative")
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings of gru_edge, one section per part of the product."""
 
@@ -187,6 +205,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:

@@ -36,13 +36,33 @@ def training_batches(
     labels = tf.one_hot(clips.labels, num_classes)
     noise_bank = tf.constant(np.concatenate(noise).astype(np.float32))
 
-    def example(epoch, position):
+    context = round(augment.context_ms * sample_rate / 1000)
+
+    def augmented(stream, epoch, position):
+        """Clip number `position` of this epoch's permutation `stream`, augmented."""
+        stream_seed = tf.constant(seed, tf.int64) + 1_000_003 * stream
         index = tf.random.experimental.index_shuffle(
-            position, seed=tf.stack([tf.constant(seed, tf.int64), epoch]), max_index=count - 1
+            position, seed=tf.stack([stream_seed, epoch]), max_index=count - 1
         )
         waveform = tf.cast(tf.gather(audio, index), tf.float32) / 32768.0
-        example_seed = tf.stack([tf.constant(seed, tf.int64), epoch * count + position])
-        waveform = augment_waveform(waveform, example_seed, noise_bank, augment, sample_rate)
+        example_seed = tf.stack([stream_seed, epoch * count + position])
+        return augment_waveform(waveform, example_seed, noise_bank, augment, sample_rate), index
+
+    def example(epoch, position):
+        waveform, index = augmented(0, epoch, position)
+        if context:
+            # The end of another clip, 0 to `context` samples of it, leads into this one, so
+            # the GRU learns to classify from wherever the previous audio left its state.
+            previous, _ = augmented(1, epoch, position)
+            length = tf.random.stateless_uniform(
+                [],
+                tf.stack([tf.constant(seed, tf.int64) + 2, epoch * count + position]),
+                0,
+                context + 1,
+                tf.int32,
+            )
+            lead = tf.pad(previous[tf.shape(previous)[0] - length :], [[context - length, 0]])
+            waveform = tf.concat([lead, waveform], axis=0)
         return waveform, tf.gather(labels, index)
 
     def epoch_batches(epoch):
