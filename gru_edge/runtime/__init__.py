@@ -1,0 +1,1 @@
+"""The device side of gru_edge: numpy and a TFLite interpreter, never TensorFlow."""

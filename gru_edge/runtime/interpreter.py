@@ -1,0 +1,59 @@
+"""The TFLite interpreter: ai_edge_litert, then tflite_runtime, then tf.lite, the first that
+imports. TensorFlow is only a last resort for a workstation; a device never needs it."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+
+from gru_edge.errors import GruEdgeError
+
+BACKENDS = {
+    "ai_edge_litert": "ai_edge_litert.interpreter",
+    "tflite_runtime": "tflite_runtime.interpreter",
+    "tensorflow": "tensorflow.lite.python.interpreter",
+}
+ENV_VAR = "GRU_EDGE_INTERPRETER"  # names one backend to use, e.g. for a comparison
+
+
+class InterpreterMissing(GruEdgeError):
+    """No TFLite interpreter can be imported."""
+
+
+def interpreter_class(backend: str | None = None) -> tuple[str, type]:
+    """The backend name and its Interpreter class; `backend` (or $GRU_EDGE_INTERPRETER) picks
+    one, otherwise the first that imports."""
+    backend = backend or os.environ.get(ENV_VAR) or None
+    if backend is not None and backend not in BACKENDS:
+        raise InterpreterMissing(f"unknown interpreter {backend!r}; one of {list(BACKENDS)}")
+    problems = []
+    for name in [backend] if backend else list(BACKENDS):
+        try:
+            return name, importlib.import_module(BACKENDS[name]).Interpreter
+        except ImportError as e:
+            problems.append(f"{name}: {e}")
+    raise InterpreterMissing(
+        f"no TFLite interpreter could be imported ({'; '.join(problems)}); {install_hint()}"
+    )
+
+
+def install_hint() -> str:
+    machine = platform.machine()
+    if machine in ("armv7l", "armv6l"):
+        return (
+            "on 32-bit ARM install tflite-runtime: pip install 'gru-edge[tflite-runtime]' "
+            "(Python 3.11, numpy < 2)"
+        )
+    return "install ai-edge-litert: pip install ai-edge-litert"
+
+
+def load_interpreter(model: bytes, num_threads: int = 1, backend: str | None = None):
+    """An allocated interpreter for a model's bytes, and the name of its backend."""
+    name, interpreter = interpreter_class(backend)
+    try:
+        loaded = interpreter(model_content=model, num_threads=num_threads)
+        loaded.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        raise GruEdgeError(f"{name} cannot load this model: {e}") from None
+    return loaded, name

@@ -1,0 +1,162 @@
+"""A gru_edge model running on a stream: chunks in, scores out, GRU states carried.
+
+Every tensor is bound by its signature name (interpreters order inputs alphabetically and
+name outputs `output_0`...), the metadata is checked against the tensors before anything
+runs, and int8 models are fed and read through their own quantization parameters. The
+states of an int8 model are carried as raw int8: the export gives each state's input and
+output the same scale, and this class refuses a model where they differ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gru_edge.modelfile import ModelFileError, ModelMetadata, read_metadata
+from gru_edge.runtime.interpreter import load_interpreter
+
+
+class _Tensor:
+    """One bound tensor: its index, shape, dtype and (for integer tensors) quantization."""
+
+    def __init__(self, details: dict) -> None:
+        self.index = details["index"]
+        self.shape = tuple(int(d) for d in details["shape"])
+        self.dtype = np.dtype(details["dtype"])
+        scales = details["quantization_parameters"]["scales"]
+        points = details["quantization_parameters"]["zero_points"]
+        self.scale = float(scales[0]) if len(scales) else None
+        self.zero_point = int(points[0]) if len(points) else 0
+
+    @property
+    def quantized(self) -> bool:
+        return self.dtype.kind == "i" and self.scale is not None
+
+    def quantize(self, values: np.ndarray) -> np.ndarray:
+        if not self.quantized:
+            return values.astype(self.dtype, copy=False)
+        info = np.iinfo(self.dtype)
+        q = np.round(values / self.scale) + self.zero_point
+        return np.clip(q, info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, values: np.ndarray) -> np.ndarray:
+        if not self.quantized:
+            return values.astype(np.float32, copy=False)
+        return ((values.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
+
+
+class StreamingModel:
+    """Runs feature frames through a gru_edge .tflite model, `chunk_frames` at a time.
+
+    `process(frames)` accepts any number of frames and returns the scores (frames, labels) of
+    the chunks it completed; frames of an unfinished chunk wait for the next call. `reset()`
+    starts a new stream; `states` reads or sets the carried states (for callers that
+    interleave several streams on one model).
+    """
+
+    def __init__(
+        self, model: str | Path | bytes, num_threads: int = 1, backend: str | None = None
+    ) -> None:
+        source = "model" if isinstance(model, bytes) else str(model)
+        data = model if isinstance(model, bytes) else Path(model).read_bytes()
+        self.metadata: ModelMetadata = read_metadata(data)
+        self.interpreter, self.backend = load_interpreter(data, num_threads, backend)
+        runner = self.interpreter.get_signature_runner()
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        meta = self.metadata
+        self._features = _bind(inputs, meta.feature_input, source, "input")
+        self._scores = _bind(outputs, meta.scores_output, source, "output")
+        self._states = [
+            (_bind(inputs, s.input, source, "input"), _bind(outputs, s.output, source, "output"))
+            for s in meta.states
+        ]
+        extra = set(inputs) - {meta.feature_input, *(s.input for s in meta.states)}
+        if extra:
+            raise ModelFileError(f"{source}: inputs {sorted(extra)} are not in its metadata")
+        self._check_shapes(source)
+        self._pending = np.zeros((0, meta.features.num_mel_bins), np.float32)
+        self.reset()
+
+    @property
+    def chunk_frames(self) -> int:
+        return self.metadata.chunk_frames
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.metadata.labels
+
+    def _check_shapes(self, source: str) -> None:
+        meta = self.metadata
+        expected = [
+            (self._features, (1, meta.chunk_frames, meta.features.num_mel_bins)),
+            (self._scores, (1, meta.chunk_frames, len(meta.labels))),
+        ]
+        for spec, (state_in, state_out) in zip(meta.states, self._states, strict=True):
+            expected += [(state_in, spec.shape), (state_out, spec.shape)]
+            if (state_in.dtype, state_in.scale, state_in.zero_point) != (
+                state_out.dtype,
+                state_out.scale,
+                state_out.zero_point,
+            ):
+                raise ModelFileError(
+                    f"{source}: state {spec.input}/{spec.output} is not "
+                    f"quantized alike on both ends; re-export the model"
+                )
+        for tensor, shape in expected:
+            if tensor.shape != tuple(shape):
+                raise ModelFileError(
+                    f"{source}: a tensor has shape {list(tensor.shape)} where "
+                    f"its metadata says {list(shape)}; the metadata does not "
+                    f"belong to this model"
+                )
+
+    def reset(self) -> None:
+        """Zero states (in the quantized domain, zero is the zero point) and no pending frames."""
+        self._carried = [
+            state_in.quantize(np.zeros(state_in.shape, np.float32)) for state_in, _ in self._states
+        ]
+        self._pending = self._pending[:0]
+
+    @property
+    def states(self) -> list[np.ndarray]:
+        return [state.copy() for state in self._carried]
+
+    @states.setter
+    def states(self, values: list[np.ndarray]) -> None:
+        if len(values) != len(self._states) or any(
+            np.shape(v) != s.shape for v, (s, _) in zip(values, self._states, strict=False)
+        ):
+            raise ValueError(f"expected states of shapes {[s.shape for s, _ in self._states]}")
+        self._carried = [
+            np.asarray(v, s.dtype).copy() for v, (s, _) in zip(values, self._states, strict=True)
+        ]
+
+    def process(self, frames: np.ndarray) -> np.ndarray:
+        frames = np.concatenate((self._pending, np.asarray(frames, np.float32)))
+        n = self.metadata.chunk_frames
+        complete = len(frames) - len(frames) % n
+        self._pending = frames[complete:]
+        scores = [self._invoke(frames[start : start + n]) for start in range(0, complete, n)]
+        if not scores:
+            return np.zeros((0, len(self.labels)), np.float32)
+        return np.concatenate(scores)
+
+    def _invoke(self, chunk: np.ndarray) -> np.ndarray:
+        interpreter = self.interpreter
+        interpreter.set_tensor(self._features.index, self._features.quantize(chunk[np.newaxis]))
+        for (state_in, _), value in zip(self._states, self._carried, strict=True):
+            interpreter.set_tensor(state_in.index, value)
+        interpreter.invoke()
+        self._carried = [interpreter.get_tensor(out.index) for _, out in self._states]
+        return self._scores.dequantize(interpreter.get_tensor(self._scores.index)[0])
+
+
+def _bind(details: dict, name: str, source: str, kind: str) -> _Tensor:
+    if name not in details:
+        raise ModelFileError(
+            f"{source}: its metadata names {kind} {name!r} but the model's "
+            f"{kind}s are {sorted(details)}; the metadata does not belong to "
+            f"this model"
+        )
+    return _Tensor(details[name])
