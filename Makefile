@@ -9,7 +9,12 @@ EXTRAS := train,audio,mic,dev
 DEB_PACKAGES := espeak-ng sox libportaudio2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps test demo lint bench check-base-install clean
+# tflite-runtime 2.14 (the interpreter of 32-bit Raspberry Pi OS) exists for Python 3.11 only
+# and needs numpy < 2, so it lives in a venv of its own; the tests run exported models in it.
+TFLITE_RUNTIME_PYTHON ?= python3.11
+TFLITE_RUNTIME_VENV := .venv-tflite-runtime
+
+.PHONY: setup system-deps test demo lint bench check-base-install venv-tflite-runtime clean
 
 setup: $(VENV)/.installed
 
@@ -35,8 +40,19 @@ $(VENV)/.installed: pyproject.toml | system-deps
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	@touch $@
 
-test: setup
-	$(BIN)/python -m pytest
+venv-tflite-runtime: $(TFLITE_RUNTIME_VENV)/.installed
+
+$(TFLITE_RUNTIME_VENV)/.installed: pyproject.toml
+	@command -v $(TFLITE_RUNTIME_PYTHON) >/dev/null || \
+		{ echo "tflite-runtime needs Python 3.11 ($(TFLITE_RUNTIME_PYTHON) not found)"; exit 1; }
+	$(TFLITE_RUNTIME_PYTHON) -m venv $(TFLITE_RUNTIME_VENV)
+	$(TFLITE_RUNTIME_VENV)/bin/python -m pip install -q "tflite-runtime==2.14.0" "numpy<2" \
+		tomli-w flatbuffers
+	$(TFLITE_RUNTIME_VENV)/bin/python -m pip install -q --no-deps -e .
+	@touch $@
+
+test: setup venv-tflite-runtime
+	GRU_EDGE_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_RUNTIME_VENV)/bin/python $(BIN)/python -m pytest
 
 demo: setup
 	@echo "gru_edge demo: not yet. The device runtime and a trained model do not exist yet;"
@@ -62,4 +78,4 @@ check-base-install:
 	@rm -rf $(VENV)-base build
 
 clean:
-	rm -rf $(VENV) $(VENV)-base build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-base $(TFLITE_RUNTIME_VENV) build *.egg-info .pytest_cache .hypothesis

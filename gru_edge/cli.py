@@ -7,6 +7,7 @@ as one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from gru_edge.audio import read_audio
 from gru_edge.config import Config
 from gru_edge.errors import GruEdgeError
 from gru_edge.features import log_mel
+from gru_edge.modelfile import QUANTIZATIONS
+from gru_edge.runtime.stream import StreamingModel
 
 
 def _load_config(path: Path | None) -> Config:
@@ -42,23 +45,74 @@ def _cmd_features(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}")
 
 
-def _training():
-    """The training package, which needs TensorFlow (the `train` extra)."""
+def _training_module(name: str):
+    """A module of the training package, which needs TensorFlow (the `train` extra)."""
     try:
-        from gru_edge.training import train
+        return importlib.import_module(f"gru_edge.training.{name}")
     except ModuleNotFoundError as e:
         if e.name and e.name.split(".")[0] in ("tensorflow", "keras", "matplotlib"):
-            raise GruEdgeError(f"training needs {e.name}: pip install 'gru-edge[train]'") from None
+            raise GruEdgeError(f"{name} needs {e.name}: pip install 'gru-edge[train]'") from None
         raise
-    return train
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
     config = Config.from_toml(args.config) if args.config else None
     words = tuple(w.strip() for w in args.words.split(",") if w.strip()) if args.words else None
-    _training().train(
+    _training_module("train").train(
         args.data, args.out, config=config, words=words, epochs=args.epochs, resume=args.resume
     )
+
+
+def _cmd_export(args: argparse.Namespace) -> None:
+    _training_module("export").export(
+        args.run_dir,
+        args.out,
+        args.quant,
+        chunk_frames=args.chunk_frames,
+        data_dir=args.data,
+        tflite_runtime_python=args.tflite_runtime,
+        data_description=args.data_description,
+    )
+
+
+def _cmd_info(args: argparse.Namespace) -> None:
+    model = StreamingModel(args.model)  # refuses a file without metadata, or not matching it
+    meta = model.metadata
+    features = meta.features
+    print(
+        f"{args.model}: gru_edge model, {args.model.stat().st_size:,} bytes, "
+        f"{meta.quantization}, exported by gru_edge {meta.gru_edge_version}"
+    )
+    print(f"labels ({len(meta.labels)}): {', '.join(meta.labels)}")
+    print(
+        f"front end: {features.sample_rate} Hz, {features.window_ms:g} ms window, "
+        f"{features.hop_ms:g} ms hop, {features.fft_length}-point FFT, "
+        f"{features.num_mel_bins} mel bins {features.lower_edge_hz:g}-"
+        f"{features.upper_edge_hz:g} Hz, log floor {features.log_floor:g}"
+    )
+    print(
+        f"input: {meta.feature_input} {meta.chunk_frames} frame(s) a chunk; output: "
+        f"{meta.scores_output}"
+    )
+    for state in meta.states:
+        print(f"state: {state.input} -> {state.output} {list(state.shape)} ({state.layer})")
+    detector = meta.detector
+    print(
+        f"detector defaults: threshold {detector.threshold:g}, smoothing "
+        f"{detector.smoothing_ms:g} ms, minimum {detector.min_duration_ms:g} ms, refractory "
+        f"{detector.refractory_ms:g} ms"
+    )
+    print(
+        f"operators: {sum(meta.ops.values())} ("
+        + ", ".join(f"{op} {n}" for op, n in meta.ops.items())
+        + ")"
+    )
+    print(
+        "runs on: "
+        + "; ".join(f"{name}: {verdict}" for name, verdict in meta.runs_on.items())
+        + f" (loaded here with {model.backend})"
+    )
+    print(f"training data: {meta.training_data}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +151,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the run in --out from its last complete epoch",
     )
     train.set_defaults(run=_cmd_train)
+
+    export = commands.add_parser(
+        "export", help="export a trained run as streaming TFLite model(s) with a report"
+    )
+    export.add_argument("run_dir", type=Path, help="a run folder written by `gru-edge train`")
+    export.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the .tflite file (with several --quant: NAME.QUANT.tflite each)",
+    )
+    export.add_argument(
+        "--quant",
+        nargs="+",
+        default=["float32"],
+        choices=QUANTIZATIONS,
+        help="one or more of %(choices)s (default: float32)",
+    )
+    export.add_argument(
+        "--chunk-frames",
+        type=int,
+        default=1,
+        help="feature frames (10 ms each) per model invoke (default: 1)",
+    )
+    export.add_argument(
+        "--data",
+        type=Path,
+        help="the training data, if it moved since training (for calibration and the report)",
+    )
+    export.add_argument(
+        "--tflite-runtime",
+        type=Path,
+        metavar="PYTHON",
+        help="a Python with tflite-runtime installed, to check the models there "
+        "(`make venv-tflite-runtime` makes one)",
+    )
+    export.add_argument(
+        "--data-description",
+        help="what the model was trained on, for the metadata (default: from the run)",
+    )
+    export.set_defaults(run=_cmd_export)
+
+    info = commands.add_parser("info", help="print what a gru_edge .tflite file holds")
+    info.add_argument("model", type=Path)
+    info.set_defaults(run=_cmd_info)
     return parser
 
 

@@ -60,3 +60,30 @@ def make_dataset(
                 16000,
             )
     return root
+
+
+# A tiny model on the tiny task, augmentation off (tests/test_augment.py covers it).
+TINY = """
+[data]
+words = ["yes", "no"]
+silence_percentage = 50.0
+unknown_percentage = 50.0
+[augment]
+noise_probability = 0.0
+time_shift_ms = 0.0
+speed = [1.0, 1.0]
+gain_db = [0.0, 0.0]
+time_masks = 0
+freq_masks = 0
+context_ms = 0.0
+[model]
+conv_filters = 8
+conv_kernel = 3
+gru_units = [32]  # big enough for dynamic-range quantization to act
+[training]
+epochs = 4
+batch_size = 8
+learning_rate = 0.01
+warmup_epochs = 1
+early_stopping_patience = 50
+"""

@@ -1,0 +1,445 @@
+"""Streaming TFLite export: a trained run becomes the one file a device needs.
+
+The streaming twin of the trained model (one chunk of N frames and the states in, per-frame
+scores and new states out; unrolled GRUs) is converted with builtin ops only, in float32,
+float16 weights, dynamic-range or full int8. Full int8 is calibrated on streamed features of
+real training audio together with the states the float model had at those moments, and each
+state's input is given its output's quantization so that the runtime carries raw int8. The
+gru_edge metadata (labels, front end, tensors, detector defaults, where it was checked to
+run) goes inside the file. Each exported model is checked against the Keras model on the
+validation and test clips and on a continuous stream of validation clips, and the figures go
+to a report beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
+
+from gru_edge import __version__
+from gru_edge.atomicfile import atomic_path, write_text
+from gru_edge.config import Config
+from gru_edge.errors import GruEdgeError
+from gru_edge.features import FeatureExtractor, log_mel
+from gru_edge.modelfile import METADATA_NAME, QUANTIZATIONS, ModelMetadata, StateTensor
+from gru_edge.runtime.stream import StreamingModel
+from gru_edge.training.data import Clips, Dataset, load_dataset
+from gru_edge.training.model import Mode, convert, state_specs
+
+FORBIDDEN_OPS = {"WHILE", "CUSTOM", "DELEGATE"}
+STREAM_MINUTES = 10.0
+CALIBRATION_CHUNKS = 1000
+
+
+class ExportError(GruEdgeError):
+    """A model that cannot be exported as the device needs it."""
+
+
+@dataclass
+class TrainedRun:
+    run_dir: Path
+    config: Config
+    labels: tuple[str, ...]
+    model: keras.Model
+    data_root: Path
+    data_description: str
+
+
+def load_run(run_dir: str | Path, data_dir: str | Path | None = None) -> TrainedRun:
+    """The best model of a finished run, its settings, labels and where its data lives."""
+    run_dir = Path(run_dir)
+    for name in ("config.toml", "best.keras", "metrics.json"):
+        if not (run_dir / name).is_file():
+            raise ExportError(
+                f"{run_dir} is not a finished training run (no {name}); "
+                f"train one with `gru-edge train`"
+            )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    data = metrics["data"]
+    root = Path(data_dir) if data_dir else Path(data["root"])
+    if not root.is_dir():
+        raise ExportError(
+            f"the training data of {run_dir} ({root}) is not there; export needs "
+            f"it to calibrate and check the model: pass --data DIR"
+        )
+    train_counts = data["counts"]["train"]
+    description = (
+        f"{sum(train_counts.values())} training clips ({data['layout']} layout, "
+        f"folder {Path(data['root']).name}), background noise: {data['noise']}"
+    )
+    return TrainedRun(
+        run_dir,
+        Config.from_toml(run_dir / "config.toml"),
+        tuple(metrics["labels"]),
+        keras.models.load_model(run_dir / "best.keras"),
+        root,
+        description,
+    )
+
+
+def streaming_keras_model(run: TrainedRun, chunk_frames: int) -> keras.Model:
+    return convert(
+        run.model,
+        len(run.labels),
+        run.config.features,
+        run.config.model,
+        Mode.STREAMING,
+        chunk_frames,
+    )
+
+
+def to_tflite(
+    streaming: keras.Model,
+    quantization: str,
+    calibration: list[dict[str, np.ndarray]] | None = None,
+) -> bytes:
+    """Converts the streaming model; builtin ops only (a Flex or custom op fails here)."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(streaming)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        if not calibration:
+            raise ExportError("int8 export needs calibration data")
+        converter.representative_dataset = lambda: iter(calibration)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    try:
+        flatbuffer = converter.convert()
+    except Exception as e:  # the converter raises many types; the message is what matters
+        raise ExportError(f"TFLite conversion ({quantization}) failed: {e}") from None
+    if quantization == "int8":
+        flatbuffer = _share_state_quantization(flatbuffer)
+    return flatbuffer
+
+
+def op_census(flatbuffer: bytes) -> dict[str, int]:
+    """How many operators of each kind the model holds, over all its subgraphs."""
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    names = {
+        value: name
+        for name, value in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    codes = []
+    for opcode in model.operatorCodes:
+        code = max(opcode.builtinCode, opcode.deprecatedBuiltinCode)
+        name = names.get(code, str(code))
+        if opcode.customCode:
+            name = f"CUSTOM:{opcode.customCode.decode()}"
+        codes.append(name)
+    census = Counter(codes[op.opcodeIndex] for graph in model.subgraphs for op in graph.operators)
+    if len(model.subgraphs) > 1:
+        census["(subgraphs)"] = len(model.subgraphs)
+    return dict(sorted(census.items()))
+
+
+def check_ops(census: dict[str, int], quantization: str) -> None:
+    """Refuses what the device interpreters cannot run fast or at all: loops, Flex, custom."""
+    bad = sorted(
+        op for op in census if op in FORBIDDEN_OPS or op.startswith("CUSTOM") or op == "(subgraphs)"
+    )
+    if bad:
+        raise ExportError(
+            f"the {quantization} model contains {bad}: the streaming model must "
+            f"be unrolled with builtin ops only"
+        )
+
+
+def _share_state_quantization(flatbuffer: bytes) -> bytes:
+    """Gives every `state_in_i` the quantization of its `state_out_i`, so the int8 state an
+    invoke returns is fed back as it is. Kernels derive their rescaling from the tensors'
+    parameters when the model is loaded, so this edit is consistent by construction."""
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    signature = model.signatureDefs[0]
+    graph = model.subgraphs[signature.subgraphIndex]
+    inputs = {m.name.decode(): m.tensorIndex for m in signature.inputs}
+    outputs = {m.name.decode(): m.tensorIndex for m in signature.outputs}
+    for name, index in inputs.items():
+        if name.startswith("state_in_"):
+            source = graph.tensors[outputs[name.replace("state_in_", "state_out_")]]
+            graph.tensors[index].quantization.scale = list(source.quantization.scale)
+            graph.tensors[index].quantization.zeroPoint = list(source.quantization.zeroPoint)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def embed_metadata(flatbuffer: bytes, metadata: ModelMetadata) -> bytes:
+    """The model with its gru_edge metadata entry (replacing an older one)."""
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
+    model.metadata = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(metadata.to_json().encode("utf-8"), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def calibration_data(
+    run: TrainedRun,
+    dataset: Dataset,
+    float_model: bytes,
+    chunk_frames: int,
+    count: int = CALIBRATION_CHUNKS,
+    seed: int = 0,
+) -> list[dict]:
+    """(features chunk, states) pairs for int8 calibration: training clips streamed back to
+    back through the float model, with the states it had before each chunk."""
+    clips = dataset.clips["train"]
+    order = np.random.default_rng(seed).permutation(len(clips))
+    features = continuous_features(clips, order, run.config)
+    model = StreamingModel(float_model)
+    n = chunk_frames
+    chunks = len(features) // n
+    chosen = set(np.linspace(0, chunks - 1, min(count, chunks)).astype(int).tolist())
+    names = [s.input for s in model.metadata.states]
+    samples = []
+    for i in range(chunks):
+        chunk = features[i * n : (i + 1) * n]
+        if i in chosen:
+            samples.append(
+                {"features": chunk[np.newaxis], **dict(zip(names, model.states, strict=True))}
+            )
+        model.process(chunk)
+    return samples
+
+
+def continuous_features(clips: Clips, order: np.ndarray, config: Config) -> np.ndarray:
+    """The numpy front end over the clips played back to back as one stream."""
+    extractor = FeatureExtractor(config.features)
+    return np.concatenate([extractor.accept(clips.audio[i] / 32768.0) for i in order])
+
+
+@dataclass
+class Reference:
+    """The Keras model's per-frame probabilities, computed once for all variants."""
+
+    clip_features: dict[str, np.ndarray]  # split -> (clips, frames, bins)
+    clip_scores: dict[str, np.ndarray]
+    clip_labels: dict[str, np.ndarray]
+    stream_features: np.ndarray
+    stream_scores: np.ndarray
+
+
+def keras_reference(
+    run: TrainedRun, dataset: Dataset, minutes: float = STREAM_MINUTES, seed: int = 0
+) -> Reference:
+    sequence = convert(
+        run.model, len(run.labels), run.config.features, run.config.model, Mode.SEQUENCE
+    )
+    features, scores, labels = {}, {}, {}
+    for split in ("validation", "test"):
+        clips = dataset.clips[split]
+        if not len(clips):
+            continue
+        features[split] = np.stack([log_mel(a / 32768.0, run.config.features) for a in clips.audio])
+        scores[split] = sequence.predict(features[split], verbose=0, batch_size=64)
+        labels[split] = clips.labels
+    validation = dataset.clips["validation"]
+    clip_seconds = validation.audio.shape[1] / run.config.features.sample_rate
+    passes = math.ceil(minutes * 60 / (clip_seconds * len(validation)))
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(validation)) for _ in range(passes)])
+    stream = continuous_features(validation, order, run.config)
+    stream_scores = sequence.predict(stream[np.newaxis], verbose=0)[0]
+    return Reference(features, scores, labels, stream, stream_scores)
+
+
+def agreement(model_bytes: bytes, reference: Reference, backend: str | None = None) -> dict:
+    """How the exported model compares with Keras: per clip (state reset) and on the stream."""
+    model = StreamingModel(model_bytes, backend=backend)
+    report = {}
+    for split, features in reference.clip_features.items():
+        expected = reference.clip_scores[split]
+        # A clip's decision is its last scored frame: with N frames a chunk, a clip of F
+        # frames is scored up to frame F - F % N; Keras is read at the same frame.
+        scored = features.shape[1] - features.shape[1] % model.chunk_frames
+        deltas, decisions = [], []
+        for clip, keras_scores in zip(features, expected, strict=True):
+            model.reset()
+            scores = model.process(clip)
+            deltas.append(np.abs(scores - keras_scores[:scored]).max())
+            decisions.append(int(np.argmax(scores[-1])))
+        decisions = np.asarray(decisions)
+        keras_decisions = np.argmax(expected[:, scored - 1], axis=1)
+        report[split] = {
+            "clips": len(decisions),
+            "max_abs_delta_p": float(max(deltas)),
+            "argmax_agreement": float(np.mean(decisions == keras_decisions)),
+            "accuracy": float(np.mean(decisions == reference.clip_labels[split])),
+            "keras_accuracy": float(np.mean(keras_decisions == reference.clip_labels[split])),
+        }
+    model.reset()
+    scores = model.process(reference.stream_features)
+    expected = reference.stream_scores[: len(scores)]
+    report["stream"] = {
+        "minutes": round(len(scores) / 6000, 2),
+        "max_abs_delta_p": float(np.abs(scores - expected).max()),
+        "frame_decision_agreement": float(np.mean(scores.argmax(1) == expected.argmax(1))),
+    }
+    return report
+
+
+def check_in_tflite_runtime(
+    model_bytes: bytes, python: Path, features: np.ndarray
+) -> tuple[str, float | None]:
+    """Runs the model in another Python that has tflite-runtime; returns the verdict for the
+    metadata and the largest score difference from ai-edge-litert."""
+    with tempfile.TemporaryDirectory() as folder:
+        model_path, features_path, scores_path = (
+            Path(folder) / n for n in ("model.tflite", "features.npy", "scores.npy")
+        )
+        model_path.write_bytes(model_bytes)
+        np.save(features_path, features)
+        result = subprocess.run(
+            [
+                str(python),
+                "-m",
+                "gru_edge.runtime.replay",
+                str(model_path),
+                str(features_path),
+                str(scores_path),
+                "--interpreter",
+                "tflite_runtime",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode != 0:
+            message = " ".join(result.stderr.split())
+            reason = message.partition("replay: error: ")[2] or message or "it failed"
+            return f"no: {reason[:300]}", None
+        theirs = np.load(scores_path)
+    ours = StreamingModel(model_bytes).process(features)
+    return "yes", float(np.abs(theirs - ours).max())
+
+
+def export(
+    run_dir: str | Path,
+    out: str | Path,
+    quantizations: list[str],
+    chunk_frames: int = 1,
+    data_dir: str | Path | None = None,
+    tflite_runtime_python: str | Path | None = None,
+    data_description: str | None = None,
+    stream_minutes: float = STREAM_MINUTES,
+    log=print,
+) -> dict:
+    """Exports one file per quantization and writes the report; returns the report."""
+    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
+    if unknown or not quantizations:
+        raise ExportError(f"unknown quantization {unknown}; choose from {list(QUANTIZATIONS)}")
+    if chunk_frames < 1:
+        raise ExportError("--chunk-frames must be at least 1")
+    run = load_run(run_dir, data_dir)
+    out = Path(out)
+    paths = {
+        q: out if len(quantizations) == 1 else out.with_name(f"{out.stem}.{q}{out.suffix}")
+        for q in quantizations
+    }
+    log(f"exporting {run.run_dir} ({', '.join(quantizations)}, {chunk_frames} frame(s) a chunk)")
+    dataset = load_dataset(run.data_root, run.config.data, run.config.features.sample_rate)
+    streaming = streaming_keras_model(run, chunk_frames)
+    float_model = _with_metadata(
+        to_tflite(streaming, "float32"), run, chunk_frames, "float32", {}, data_description
+    )
+    calibration = None
+    if "int8" in quantizations:
+        log("calibrating int8 on streamed training audio and the float model's states")
+        calibration = calibration_data(run, dataset, float_model, chunk_frames)
+    log("computing the Keras model's scores on the validation and test clips and the stream")
+    reference = keras_reference(run, dataset, stream_minutes)
+
+    report = {"run": str(run.run_dir), "chunk_frames": chunk_frames, "variants": {}}
+    for quantization in quantizations:
+        flatbuffer = to_tflite(streaming, quantization, calibration)
+        census = op_census(flatbuffer)
+        check_ops(census, quantization)
+        runs_on = {"ai_edge_litert": "yes", "tflite_runtime": "not checked"}
+        model = _with_metadata(
+            flatbuffer, run, chunk_frames, quantization, census, data_description, runs_on
+        )
+        variant = {"file": str(paths[quantization]), "ops": census, **agreement(model, reference)}
+        if tflite_runtime_python:
+            verdict, delta = check_in_tflite_runtime(
+                model, Path(tflite_runtime_python), reference.stream_features[:3000]
+            )
+            runs_on["tflite_runtime"] = verdict
+            variant["tflite_runtime"] = {"runs": verdict, "max_abs_delta_vs_litert": delta}
+            model = _with_metadata(
+                flatbuffer, run, chunk_frames, quantization, census, data_description, runs_on
+            )
+        with atomic_path(paths[quantization]) as temporary:
+            temporary.write_bytes(model)
+        variant["bytes"] = len(model)
+        report["variants"][quantization] = variant
+        log(f"wrote {paths[quantization]} ({len(model):,} bytes)")
+    report_path = out.with_name(f"{out.stem}.report.json")
+    write_text(report_path, json.dumps(report, indent=1))
+    log(report_table(report))
+    log(f"wrote {report_path}")
+    return report
+
+
+def _with_metadata(
+    flatbuffer: bytes,
+    run: TrainedRun,
+    chunk_frames: int,
+    quantization: str,
+    census: dict[str, int],
+    data_description: str | None,
+    runs_on: dict[str, str] | None = None,
+) -> bytes:
+    states = tuple(
+        StateTensor(s.input_name, s.output_name, s.shape, s.layer)
+        for s in state_specs(run.config.model, run.config.features)
+    )
+    metadata = ModelMetadata(
+        labels=run.labels,
+        features=run.config.features,
+        chunk_frames=chunk_frames,
+        states=states,
+        quantization=quantization,
+        detector=run.config.detector,
+        training_data=data_description or run.data_description,
+        gru_edge_version=__version__,
+        runs_on=runs_on or {"ai_edge_litert": "yes", "tflite_runtime": "not checked"},
+        ops=census,
+    )
+    return embed_metadata(flatbuffer, metadata)
+
+
+def report_table(report: dict) -> str:
+    """The report as a markdown table, one row per variant."""
+    rows = [
+        "| variant | bytes | ops | val max Δp | val argmax agree | val acc | test acc | "
+        "stream max Δp | stream decisions agree |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, v in report["variants"].items():
+        test = v.get("test", {})
+        rows.append(
+            f"| {name} | {v['bytes']:,} | {sum(v['ops'].values())} | "
+            f"{v['validation']['max_abs_delta_p']:.2e} | "
+            f"{v['validation']['argmax_agreement']:.4f} | {v['validation']['accuracy']:.4f} | "
+            f"{test.get('accuracy', float('nan')):.4f} | {v['stream']['max_abs_delta_p']:.2e} | "
+            f"{v['stream']['frame_decision_agreement']:.4f} |"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,220 @@
+"""Streaming TFLite export: equality with Keras, the op census, the metadata inside the file,
+refusal of bad model files, int8 state handling, atomic writes, and tflite-runtime."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from datasets import TINY, make_dataset
+
+from gru_edge.cli import main
+from gru_edge.config import Config
+from gru_edge.features import log_mel
+from gru_edge.modelfile import ModelFileError, read_metadata
+from gru_edge.runtime.stream import StreamingModel
+from gru_edge.training import export as export_module
+from gru_edge.training.export import ExportError, check_ops, embed_metadata, export, op_census
+from gru_edge.training.model import Mode, convert
+from gru_edge.training.train import train
+
+TFLITE_RUNTIME_PYTHON = os.environ.get("GRU_EDGE_TFLITE_RUNTIME_PYTHON")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("export")
+    data = make_dataset(root / "data")
+    (root / "tiny.toml").write_text(TINY)
+    train(data, root / "run", Config.from_toml(root / "tiny.toml"), epochs=3, log=lambda *_: None)
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("models") / "tiny.tflite"
+    report = export(
+        run,
+        out,
+        ["float32", "float16", "dynamic", "int8"],
+        chunk_frames=1,
+        tflite_runtime_python=TFLITE_RUNTIME_PYTHON,
+        stream_minutes=0.5,
+        log=lambda *_: None,
+    )
+    return report, out
+
+
+def test_every_variant_is_written_with_a_report(exported):
+    report, out = exported
+    saved = json.loads(out.with_name("tiny.report.json").read_text())
+    assert set(saved["variants"]) == {"float32", "float16", "dynamic", "int8"}
+    for quantization, variant in saved["variants"].items():
+        path = Path(variant["file"])
+        assert (
+            path.name == f"tiny.{quantization}.tflite" and path.stat().st_size == variant["bytes"]
+        )
+        assert read_metadata(path).quantization == quantization
+        assert variant["stream"]["minutes"] >= 0.5 and "validation" in variant
+    assert saved == json.loads(json.dumps(report))
+
+
+def test_float32_streams_whole_clips_like_keras(run, exported):
+    """Clip by clip, state carried from frame to frame: TFLite float32 equals Keras."""
+    report, out = exported
+    assert report["variants"]["float32"]["validation"]["max_abs_delta_p"] <= 1e-4
+    assert report["variants"]["float32"]["stream"]["max_abs_delta_p"] <= 1e-4
+    config = Config.from_toml(run / "config.toml")
+    sequence = convert(
+        keras.models.load_model(run / "best.keras"), 4, config.features, config.model, Mode.SEQUENCE
+    )
+    rng = np.random.default_rng(0)
+    features = log_mel(rng.normal(0, 0.2, 3 * 16000))
+    model = StreamingModel(out.with_name("tiny.float32.tflite"))
+    scores = np.concatenate([model.process(features[i : i + 7]) for i in range(0, 294, 7)])
+    expected = sequence(features[np.newaxis, :294]).numpy()[0]
+    assert np.abs(scores - expected).max() <= 1e-4
+
+
+def test_chunks_of_several_frames_give_the_same_scores(run, tmp_path, exported):
+    _, out = exported
+    export(
+        run,
+        tmp_path / "n3.tflite",
+        ["float32"],
+        chunk_frames=3,
+        stream_minutes=0.1,
+        log=lambda *_: None,
+    )
+    features = log_mel(np.random.default_rng(1).normal(0, 0.2, 16000 * 2))[:192]
+    one = StreamingModel(out.with_name("tiny.float32.tflite")).process(features)
+    three = StreamingModel(tmp_path / "n3.tflite")
+    assert three.chunk_frames == 3
+    np.testing.assert_allclose(three.process(features), one, atol=1e-5)
+
+
+def test_the_op_census_has_no_loop_and_a_looping_model_is_refused(exported):
+    report, _ = exported
+    for variant in report["variants"].values():
+        assert "WHILE" not in variant["ops"] and "FULLY_CONNECTED" in variant["ops"]
+        check_ops(variant["ops"], "any")
+    inputs = keras.Input((5, 40), batch_size=1)
+    looping = keras.Model(inputs, keras.layers.GRU(8, unroll=False)(inputs))
+    converter = tf.lite.TFLiteConverter.from_keras_model(looping)
+    census = op_census(converter.convert())
+    assert "WHILE" in census
+    with pytest.raises(ExportError, match=r"contains .*WHILE.*unrolled with builtin ops only"):
+        check_ops(census, "float32")
+
+
+def test_metadata_travels_inside_the_file(run, exported):
+    _, out = exported
+    meta = read_metadata(out.with_name("tiny.int8.tflite"))
+    config = Config.from_toml(run / "config.toml")
+    assert meta.labels == ("_silence_", "_unknown_", "yes", "no")
+    assert meta.features == config.features and meta.detector == config.detector
+    assert meta.chunk_frames == 1 and meta.quantization == "int8"
+    assert [s.input for s in meta.states] == ["state_in_0", "state_in_1"]
+    assert [s.shape for s in meta.states] == [(1, 2, 40), (1, 32)]
+    assert meta.runs_on["ai_edge_litert"] == "yes"
+    assert "training clips" in meta.training_data and meta.ops["FULLY_CONNECTED"] >= 1
+    assert type(meta).from_json(meta.to_json()) == meta
+
+
+def test_int8_carries_its_state_as_raw_int8(exported):
+    report, out = exported
+    model = StreamingModel(out.with_name("tiny.int8.tflite"))
+    assert all(state.dtype == np.int8 for state in model.states)
+    details = model.interpreter.get_signature_runner()
+    inputs, outputs = details.get_input_details(), details.get_output_details()
+    for i in range(2):
+        assert inputs[f"state_in_{i}"]["quantization"] == outputs[f"state_out_{i}"]["quantization"]
+    assert report["variants"]["int8"]["validation"]["argmax_agreement"] >= 0.8
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def test_model_files_without_or_with_foreign_metadata_are_refused(tmp_path, exported, capsys):
+    _, out = exported
+    plain = tf.lite.TFLiteConverter.from_keras_model(
+        keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    ).convert()
+    with pytest.raises(ModelFileError, match="has no gru_edge metadata"):
+        StreamingModel(_write(tmp_path / "plain.tflite", plain))
+    with pytest.raises(ModelFileError, match="not a TFLite model file"):
+        StreamingModel(_write(tmp_path / "text.tflite", b"hello, not a model" * 10))
+    good = out.with_name("tiny.float32.tflite")
+    meta = read_metadata(good)
+    wrong_chunk = dataclasses.replace(meta, chunk_frames=4)
+    with pytest.raises(ModelFileError, match="does not belong to this model"):
+        StreamingModel(
+            _write(tmp_path / "chunk.tflite", embed_metadata(good.read_bytes(), wrong_chunk))
+        )
+    renamed = dataclasses.replace(
+        meta, states=(dataclasses.replace(meta.states[0], input="state_in_9"), meta.states[1])
+    )
+    with pytest.raises(ModelFileError, match="names input 'state_in_9'"):
+        StreamingModel(
+            _write(tmp_path / "names.tflite", embed_metadata(good.read_bytes(), renamed))
+        )
+    assert main(["info", str(tmp_path / "plain.tflite")]) == 2
+    assert "has no gru_edge metadata" in capsys.readouterr().err
+
+
+def test_info_prints_what_the_file_holds(exported, capsys):
+    _, out = exported
+    assert main(["info", str(out.with_name("tiny.int8.tflite"))]) == 0
+    text = capsys.readouterr().out
+    for expected in (
+        "int8",
+        "labels (4): _silence_, _unknown_, yes, no",
+        "16000 Hz",
+        "state: state_in_1 -> state_out_1 [1, 32] (gru_0)",
+        "runs on:",
+    ):
+        assert expected in text
+
+
+def test_a_failed_export_leaves_the_previous_file_whole(run, tmp_path, monkeypatch):
+    out = tmp_path / "model.tflite"
+    out.write_bytes(b"the previous model")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed while writing")
+
+    monkeypatch.setattr(export_module.Path, "write_bytes", crash)
+    with pytest.raises(RuntimeError):
+        export(run, out, ["float32"], stream_minutes=0.1, log=lambda *_: None)
+    monkeypatch.undo()
+    assert out.read_bytes() == b"the previous model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]
+
+
+@pytest.mark.skipif(
+    not TFLITE_RUNTIME_PYTHON,
+    reason="no tflite-runtime venv; `make test` makes one (make venv-tflite-runtime)",
+)
+def test_tflite_runtime_runs_float32_float16_int8_and_the_file_says_so(exported, capsys):
+    report, out = exported
+    for quantization in ("float32", "float16", "int8"):
+        check = report["variants"][quantization]["tflite_runtime"]
+        assert check["runs"] == "yes", check
+        tolerance = 1e-5 if quantization != "int8" else 0.05
+        assert check["max_abs_delta_vs_litert"] <= tolerance
+        assert (
+            read_metadata(out.with_name(f"tiny.{quantization}.tflite")).runs_on["tflite_runtime"]
+            == "yes"
+        )
+    dynamic = read_metadata(out.with_name("tiny.dynamic.tflite")).runs_on["tflite_runtime"]
+    assert dynamic.startswith("no: ") and "FULLY_CONNECTED" in dynamic
+    assert main(["info", str(out.with_name("tiny.dynamic.tflite"))]) == 0
+    assert "tflite_runtime: no: " in capsys.readouterr().out
