@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS := train,audio,mic,dev
-DEB_PACKAGES := espeak-ng sox libportaudio2
+DEB_PACKAGES := espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # tflite-runtime 2.14 (the interpreter of 32-bit Raspberry Pi OS) exists for Python 3.11 only

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
+import signal
+import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,9 @@ from gru_edge.config import Config
 from gru_edge.errors import GruEdgeError
 from gru_edge.features import log_mel
 from gru_edge.modelfile import QUANTIZATIONS
+from gru_edge.runtime.detector import Detection
+from gru_edge.runtime.sources import MicrophoneSource, PcmSource, WavSource, input_devices
+from gru_edge.runtime.spotter import KeywordSpotter
 from gru_edge.runtime.stream import StreamingModel
 
 
@@ -115,6 +123,96 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(f"training data: {meta.training_data}")
 
 
+def _print_detection(detection: Detection, as_json: bool, clock: bool = False) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "keyword": detection.keyword,
+                    "time": round(detection.time, 3),
+                    "score": round(detection.score, 4),
+                }
+            ),
+            flush=True,
+        )
+        return
+    prefix = datetime.now().strftime("%H:%M:%S.%f")[:-3] + "  " if clock else ""
+    print(
+        f"{prefix}{detection.time:9.2f} s  {detection.keyword:<12} {detection.score:.2f}",
+        flush=True,
+    )
+
+
+def _spotter(args: argparse.Namespace) -> KeywordSpotter:
+    return KeywordSpotter(args.model, threshold=args.threshold, num_threads=args.threads)
+
+
+def _cmd_stream(args: argparse.Namespace) -> None:
+    if len(args.inputs) > 2:
+        raise GruEdgeError("stream takes [MODEL] FILE: at most two paths")
+    args.model, audio = (None, *args.inputs) if len(args.inputs) == 1 else args.inputs
+    spotter = _spotter(args)
+    if audio == "-":
+        source = PcmSource(rate=args.rate, channels=args.channels)
+    else:
+        source = WavSource(audio, realtime=args.realtime)
+    found = 0
+    with source:
+        for detection in spotter.detections(source):
+            _print_detection(detection, args.json)
+            found += 1
+    print(
+        f"{source.description}: {spotter.seconds_heard:.2f} s of audio, {found} detection(s)",
+        file=sys.stderr,
+    )
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # a service manager's SIGTERM ends the listener like Ctrl-C
+
+
+def _cmd_listen(args: argparse.Namespace) -> None:
+    signal.signal(signal.SIGTERM, _stop)
+    spotter = _spotter(args)
+    source = MicrophoneSource(args.device)
+    print(
+        f"listening to {source.description} for {', '.join(spotter.labels[2:])} (Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
+    commands: list[subprocess.Popen] = []
+
+    def on_detection(detection: Detection) -> None:
+        _print_detection(detection, args.json, clock=True)
+        if args.on_detect:  # run it beside the audio, never in its way
+            env = {
+                **os.environ,
+                "GRU_EDGE_KEYWORD": detection.keyword,
+                "GRU_EDGE_SCORE": f"{detection.score:.4f}",
+                "GRU_EDGE_TIME": f"{detection.time:.3f}",
+            }
+            commands.append(subprocess.Popen(args.on_detect, shell=True, env=env))
+        commands[:] = [c for c in commands if c.poll() is None]
+
+    spotter.run(source, on_detection)
+    print(
+        f"stopped after {spotter.seconds_heard:.1f} s; input overflows {source.overflows}, "
+        f"blocks dropped {source.dropped}",
+        file=sys.stderr,
+    )
+
+
+def _cmd_devices(args: argparse.Namespace) -> None:
+    devices = input_devices()
+    if not devices:
+        print("no audio input devices")
+    for d in devices:
+        mark = "*" if d["default"] else " "
+        print(
+            f"{mark} {d['index']:3d}  {d['name']}  ({d['channels']} ch, {d['default_rate']:g} Hz)"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gru-edge", description="Streaming GRU keyword spotting for small devices."
@@ -196,6 +294,51 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print what a gru_edge .tflite file holds")
     info.add_argument("model", type=Path)
     info.set_defaults(run=_cmd_info)
+
+    def detection_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--threshold",
+            type=float,
+            help="detection threshold for every keyword (default: the model's)",
+        )
+        command.add_argument(
+            "--threads", type=int, default=1, help="interpreter threads (default: 1)"
+        )
+        command.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    stream = commands.add_parser(
+        "stream",
+        help="print the keywords in a file or raw PCM on stdin",
+        description="Spot keywords in FILE (WAV; other formats with "
+        "soundfile) or in raw 16-bit PCM on standard input "
+        "(FILE is -).",
+    )
+    stream.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[MODEL] FILE",
+        help="the model (default: the shipped one) and the audio",
+    )
+    stream.add_argument("--realtime", action="store_true", help="pace a file as a microphone")
+    stream.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate")
+    stream.add_argument("--channels", type=int, default=1, help="raw PCM channels")
+    detection_options(stream)
+    stream.set_defaults(run=_cmd_stream)
+
+    listen = commands.add_parser("listen", help="spot keywords live from a microphone")
+    listen.add_argument("model", nargs="?", help="the model (default: the shipped one)")
+    listen.add_argument("--device", help="input device index or (part of its) name")
+    listen.add_argument(
+        "--on-detect",
+        metavar="CMD",
+        help="shell command to run on each detection, with GRU_EDGE_KEYWORD, "
+        "GRU_EDGE_SCORE and GRU_EDGE_TIME set",
+    )
+    detection_options(listen)
+    listen.set_defaults(run=_cmd_listen)
+
+    devices = commands.add_parser("devices", help="list audio input devices")
+    devices.set_defaults(run=_cmd_devices)
     return parser
 
 

@@ -47,7 +47,8 @@ class FeatureExtractor:
     """Turns audio fed in pieces of any size into log-mel frames, carrying the window overlap.
 
     `accept(samples)` returns the (frames, num_mel_bins) float32 frames completed by `samples`,
-    possibly none; `reset()` forgets the pending samples, for a new stream.
+    possibly none; the samples of unfinished frames wait in `pending`. `reset()` forgets them,
+    for a new stream.
     """
 
     # Frames computed per numpy batch: amortizes numpy's per-call cost (the front end runs all
@@ -63,16 +64,16 @@ class FeatureExtractor:
         self._gather = np.arange(self.BATCH_FRAMES)[:, np.newaxis] * c.hop_samples + columns
         self._window = np.pad(periodic_hann(c.window_samples), (0, c.fft_length - c.window_samples))
         self._mel = mel_weight_matrix(c)
-        self._pending = np.zeros(0, dtype=np.float64)
+        self.pending = np.zeros(0, dtype=np.float64)
 
     def reset(self) -> None:
-        self._pending = np.zeros(0, dtype=np.float64)
+        self.pending = np.zeros(0, dtype=np.float64)
 
     def accept(self, samples: np.ndarray) -> np.ndarray:
         hop = self.config.hop_samples
-        signal = np.concatenate((self._pending, np.asarray(samples, dtype=np.float64).ravel()))
+        signal = np.concatenate((self.pending, np.asarray(samples, dtype=np.float64).ravel()))
         count = num_frames(len(signal), self.config)
-        self._pending = signal[count * hop :]
+        self.pending = signal[count * hop :]
         if count <= self.BATCH_FRAMES:
             return self._log_mel(signal, count)
         batches = range(0, count, self.BATCH_FRAMES)

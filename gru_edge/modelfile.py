@@ -85,16 +85,19 @@ class ModelMetadata:
             ) from None
 
 
-def read_metadata(model: str | Path | bytes) -> ModelMetadata:
+def read_model(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot read the model ({e.strerror})") from None
+
+
+def read_metadata(model: str | Path | bytes, source: str | None = None) -> ModelMetadata:
     """The gru_edge metadata of a .tflite file (path or bytes); refuses files without it."""
-    source = "model" if isinstance(model, bytes | bytearray) else str(model)
     if isinstance(model, bytes | bytearray):
-        data = bytes(model)
+        data, source = bytes(model), source or "model"
     else:
-        try:
-            data = Path(model).read_bytes()
-        except OSError as e:
-            raise ModelFileError(f"{source}: cannot read the model ({e.strerror})") from None
+        data, source = read_model(model), source or str(model)
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelFileError(f"{source}: not a TFLite model file")
     text = metadata_entries(data).get(METADATA_NAME)

@@ -12,7 +12,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from datasets import TINY, make_dataset
 
 from gru_edge.cli import main
 from gru_edge.config import Config
@@ -22,37 +21,12 @@ from gru_edge.runtime.stream import StreamingModel
 from gru_edge.training import export as export_module
 from gru_edge.training.export import ExportError, check_ops, embed_metadata, export, op_census
 from gru_edge.training.model import Mode, convert
-from gru_edge.training.train import train
 
 TFLITE_RUNTIME_PYTHON = os.environ.get("GRU_EDGE_TFLITE_RUNTIME_PYTHON")
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("export")
-    data = make_dataset(root / "data")
-    (root / "tiny.toml").write_text(TINY)
-    train(data, root / "run", Config.from_toml(root / "tiny.toml"), epochs=3, log=lambda *_: None)
-    return root / "run"
-
-
-@pytest.fixture(scope="module")
-def exported(run, tmp_path_factory) -> tuple[dict, Path]:
-    out = tmp_path_factory.mktemp("models") / "tiny.tflite"
-    report = export(
-        run,
-        out,
-        ["float32", "float16", "dynamic", "int8"],
-        chunk_frames=1,
-        tflite_runtime_python=TFLITE_RUNTIME_PYTHON,
-        stream_minutes=0.5,
-        log=lambda *_: None,
-    )
-    return report, out
-
-
-def test_every_variant_is_written_with_a_report(exported):
-    report, out = exported
+def test_every_variant_is_written_with_a_report(tiny_models):
+    report, out = tiny_models
     saved = json.loads(out.with_name("tiny.report.json").read_text())
     assert set(saved["variants"]) == {"float32", "float16", "dynamic", "int8"}
     for quantization, variant in saved["variants"].items():
@@ -65,14 +39,18 @@ def test_every_variant_is_written_with_a_report(exported):
     assert saved == json.loads(json.dumps(report))
 
 
-def test_float32_streams_whole_clips_like_keras(run, exported):
+def test_float32_streams_whole_clips_like_keras(tiny_run, tiny_models):
     """Clip by clip, state carried from frame to frame: TFLite float32 equals Keras."""
-    report, out = exported
+    report, out = tiny_models
     assert report["variants"]["float32"]["validation"]["max_abs_delta_p"] <= 1e-4
     assert report["variants"]["float32"]["stream"]["max_abs_delta_p"] <= 1e-4
-    config = Config.from_toml(run / "config.toml")
+    config = Config.from_toml(tiny_run / "config.toml")
     sequence = convert(
-        keras.models.load_model(run / "best.keras"), 4, config.features, config.model, Mode.SEQUENCE
+        keras.models.load_model(tiny_run / "best.keras"),
+        4,
+        config.features,
+        config.model,
+        Mode.SEQUENCE,
     )
     rng = np.random.default_rng(0)
     features = log_mel(rng.normal(0, 0.2, 3 * 16000))
@@ -82,10 +60,10 @@ def test_float32_streams_whole_clips_like_keras(run, exported):
     assert np.abs(scores - expected).max() <= 1e-4
 
 
-def test_chunks_of_several_frames_give_the_same_scores(run, tmp_path, exported):
-    _, out = exported
+def test_chunks_of_several_frames_give_the_same_scores(tiny_run, tmp_path, tiny_models):
+    _, out = tiny_models
     export(
-        run,
+        tiny_run,
         tmp_path / "n3.tflite",
         ["float32"],
         chunk_frames=3,
@@ -99,8 +77,8 @@ def test_chunks_of_several_frames_give_the_same_scores(run, tmp_path, exported):
     np.testing.assert_allclose(three.process(features), one, atol=1e-5)
 
 
-def test_the_op_census_has_no_loop_and_a_looping_model_is_refused(exported):
-    report, _ = exported
+def test_the_op_census_has_no_loop_and_a_looping_model_is_refused(tiny_models):
+    report, _ = tiny_models
     for variant in report["variants"].values():
         assert "WHILE" not in variant["ops"] and "FULLY_CONNECTED" in variant["ops"]
         check_ops(variant["ops"], "any")
@@ -113,10 +91,10 @@ def test_the_op_census_has_no_loop_and_a_looping_model_is_refused(exported):
         check_ops(census, "float32")
 
 
-def test_metadata_travels_inside_the_file(run, exported):
-    _, out = exported
+def test_metadata_travels_inside_the_file(tiny_run, tiny_models):
+    _, out = tiny_models
     meta = read_metadata(out.with_name("tiny.int8.tflite"))
-    config = Config.from_toml(run / "config.toml")
+    config = Config.from_toml(tiny_run / "config.toml")
     assert meta.labels == ("_silence_", "_unknown_", "yes", "no")
     assert meta.features == config.features and meta.detector == config.detector
     assert meta.chunk_frames == 1 and meta.quantization == "int8"
@@ -127,8 +105,8 @@ def test_metadata_travels_inside_the_file(run, exported):
     assert type(meta).from_json(meta.to_json()) == meta
 
 
-def test_int8_carries_its_state_as_raw_int8(exported):
-    report, out = exported
+def test_int8_carries_its_state_as_raw_int8(tiny_models):
+    report, out = tiny_models
     model = StreamingModel(out.with_name("tiny.int8.tflite"))
     assert all(state.dtype == np.int8 for state in model.states)
     details = model.interpreter.get_signature_runner()
@@ -143,8 +121,8 @@ def _write(path: Path, content: bytes) -> Path:
     return path
 
 
-def test_model_files_without_or_with_foreign_metadata_are_refused(tmp_path, exported, capsys):
-    _, out = exported
+def test_model_files_without_or_with_foreign_metadata_are_refused(tmp_path, tiny_models, capsys):
+    _, out = tiny_models
     plain = tf.lite.TFLiteConverter.from_keras_model(
         keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     ).convert()
@@ -170,8 +148,8 @@ def test_model_files_without_or_with_foreign_metadata_are_refused(tmp_path, expo
     assert "has no gru_edge metadata" in capsys.readouterr().err
 
 
-def test_info_prints_what_the_file_holds(exported, capsys):
-    _, out = exported
+def test_info_prints_what_the_file_holds(tiny_models, capsys):
+    _, out = tiny_models
     assert main(["info", str(out.with_name("tiny.int8.tflite"))]) == 0
     text = capsys.readouterr().out
     for expected in (
@@ -184,7 +162,7 @@ def test_info_prints_what_the_file_holds(exported, capsys):
         assert expected in text
 
 
-def test_a_failed_export_leaves_the_previous_file_whole(run, tmp_path, monkeypatch):
+def test_a_failed_export_leaves_the_previous_file_whole(tiny_run, tmp_path, monkeypatch):
     out = tmp_path / "model.tflite"
     out.write_bytes(b"the previous model")
 
@@ -193,7 +171,7 @@ def test_a_failed_export_leaves_the_previous_file_whole(run, tmp_path, monkeypat
 
     monkeypatch.setattr(export_module.Path, "write_bytes", crash)
     with pytest.raises(RuntimeError):
-        export(run, out, ["float32"], stream_minutes=0.1, log=lambda *_: None)
+        export(tiny_run, out, ["float32"], stream_minutes=0.1, log=lambda *_: None)
     monkeypatch.undo()
     assert out.read_bytes() == b"the previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]
@@ -203,8 +181,8 @@ def test_a_failed_export_leaves_the_previous_file_whole(run, tmp_path, monkeypat
     not TFLITE_RUNTIME_PYTHON,
     reason="no tflite-runtime venv; `make test` makes one (make venv-tflite-runtime)",
 )
-def test_tflite_runtime_runs_float32_float16_int8_and_the_file_says_so(exported, capsys):
-    report, out = exported
+def test_tflite_runtime_runs_float32_float16_int8_and_the_file_says_so(tiny_models, capsys):
+    report, out = tiny_models
     for quantization in ("float32", "float16", "int8"):
         check = report["variants"][quantization]["tflite_runtime"]
         assert check["runs"] == "yes", check

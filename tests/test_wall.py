@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -48,3 +49,17 @@ assert not leaked, leaked
 """
     result = run_without_tensorflow(code)
     assert result.returncode == 0, result.stderr
+
+
+def test_gru_edge_stream_spots_keywords_without_tensorflow(tiny_models, yes_no):
+    _, out = tiny_models
+    _, wav = yes_no
+    code = f"""
+from gru_edge.cli import main
+assert main(["stream", {str(out.with_name("tiny.int8.tflite"))!r}, {str(wav)!r}, "--json"]) == 0
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+assert not leaked, leaked
+"""
+    result = run_without_tensorflow(code)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["keyword"] for line in result.stdout.splitlines()] == ["yes", "no"]

@@ -9,11 +9,14 @@ output the same scale, and this class refuses a model where they differ.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gru_edge.modelfile import ModelFileError, ModelMetadata, read_metadata
+from gru_edge.errors import AudioError
+from gru_edge.features import FeatureExtractor
+from gru_edge.modelfile import ModelFileError, ModelMetadata, read_metadata, read_model
 from gru_edge.runtime.interpreter import load_interpreter
 
 
@@ -50,8 +53,8 @@ class StreamingModel:
     """Runs feature frames through a gru_edge .tflite model, `chunk_frames` at a time.
 
     `process(frames)` accepts any number of frames and returns the scores (frames, labels) of
-    the chunks it completed; frames of an unfinished chunk wait for the next call. `reset()`
-    starts a new stream; `states` reads or sets the carried states (for callers that
+    the chunks it completed; frames of an unfinished chunk wait in `pending` for the next call.
+    `reset()` starts a new stream; `states` reads or sets the carried states (for callers that
     interleave several streams on one model).
     """
 
@@ -59,8 +62,8 @@ class StreamingModel:
         self, model: str | Path | bytes, num_threads: int = 1, backend: str | None = None
     ) -> None:
         source = "model" if isinstance(model, bytes) else str(model)
-        data = model if isinstance(model, bytes) else Path(model).read_bytes()
-        self.metadata: ModelMetadata = read_metadata(data)
+        data = model if isinstance(model, bytes) else read_model(model)
+        self.metadata: ModelMetadata = read_metadata(data, source)
         self.interpreter, self.backend = load_interpreter(data, num_threads, backend)
         runner = self.interpreter.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
@@ -75,7 +78,7 @@ class StreamingModel:
         if extra:
             raise ModelFileError(f"{source}: inputs {sorted(extra)} are not in its metadata")
         self._check_shapes(source)
-        self._pending = np.zeros((0, meta.features.num_mel_bins), np.float32)
+        self.pending = np.zeros((0, meta.features.num_mel_bins), np.float32)
         self.reset()
 
     @property
@@ -116,7 +119,7 @@ class StreamingModel:
         self._carried = [
             state_in.quantize(np.zeros(state_in.shape, np.float32)) for state_in, _ in self._states
         ]
-        self._pending = self._pending[:0]
+        self.pending = self.pending[:0]
 
     @property
     def states(self) -> list[np.ndarray]:
@@ -133,10 +136,10 @@ class StreamingModel:
         ]
 
     def process(self, frames: np.ndarray) -> np.ndarray:
-        frames = np.concatenate((self._pending, np.asarray(frames, np.float32)))
+        frames = np.concatenate((self.pending, np.asarray(frames, np.float32)))
         n = self.metadata.chunk_frames
         complete = len(frames) - len(frames) % n
-        self._pending = frames[complete:]
+        self.pending = frames[complete:]
         scores = [self._invoke(frames[start : start + n]) for start in range(0, complete, n)]
         if not scores:
             return np.zeros((0, len(self.labels)), np.float32)
@@ -160,3 +163,60 @@ def _bind(details: dict, name: str, source: str, kind: str) -> _Tensor:
             f"this model"
         )
     return _Tensor(details[name])
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """Everything a stream carries between calls: for running several streams on one model."""
+
+    pending_samples: np.ndarray
+    pending_frames: np.ndarray
+    model_states: list[np.ndarray]
+
+
+class AudioStream:
+    """16 kHz mono audio in pieces of any size -> the model's scores for each completed frame.
+
+    Runs the numpy front end with the settings the model carries, then the model in chunks of
+    its N frames, carrying everything across calls: a signal fed in pieces of any size gives
+    the scores it gives at once.
+    """
+
+    def __init__(self, model: StreamingModel | str | Path, num_threads: int = 1) -> None:
+        self.model = (
+            model
+            if isinstance(model, StreamingModel)
+            else StreamingModel(model, num_threads=num_threads)
+        )
+        self.features = FeatureExtractor(self.model.metadata.features)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.model.labels
+
+    def accept(self, samples: np.ndarray) -> np.ndarray:
+        samples = np.asarray(samples)
+        if samples.ndim != 1:
+            raise AudioError(
+                f"expected mono samples of shape (n,), got {samples.shape}; "
+                f"down-mix first (gru_edge.audio.prepare_audio)"
+            )
+        if not np.isfinite(samples).all():
+            raise AudioError("the audio holds NaN or infinite samples")
+        return self.model.process(self.features.accept(samples))
+
+    def reset(self) -> None:
+        self.features.reset()
+        self.model.reset()
+
+    @property
+    def state(self) -> StreamState:
+        return StreamState(
+            self.features.pending.copy(), self.model.pending.copy(), self.model.states
+        )
+
+    @state.setter
+    def state(self, state: StreamState) -> None:
+        self.features.pending = state.pending_samples.copy()
+        self.model.pending = state.pending_frames.copy()
+        self.model.states = state.model_states

@@ -1,0 +1,103 @@
+"""From frame scores to keyword events: smoothing, threshold, minimum duration, refractory.
+
+Each keyword's score is averaged over the last `smoothing_ms`; a keyword fires once its
+smoothed score has stayed at or above its threshold for `min_duration_ms`, and after any
+detection nothing fires for `refractory_ms` (one spoken word, one event). Silence and unknown
+(labels starting with "_") never fire. The work is vectorized over a chunk of frames; the
+per-frame logic only runs for frames where some keyword is above its threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from gru_edge.config import DetectorConfig, FeatureConfig
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A keyword heard: its label, the stream time (s) at which it fired, its smoothed score."""
+
+    keyword: str
+    time: float
+    score: float
+
+
+class Detector:
+    """Turns per-frame scores, fed in chunks of any size, into `Detection`s."""
+
+    def __init__(
+        self,
+        labels: tuple[str, ...],
+        config: DetectorConfig | None = None,
+        features: FeatureConfig | None = None,
+        thresholds: Mapping[str, float] | None = None,
+    ) -> None:
+        self.labels = tuple(labels)
+        self.config = config or DetectorConfig()
+        features = features or FeatureConfig()
+        self._hop = features.hop_samples / features.sample_rate
+        self._frame_end = features.window_samples / features.sample_rate
+        frames = lambda ms: max(1, round(ms / features.hop_ms))  # noqa: E731
+        self._window = frames(self.config.smoothing_ms)
+        self._needed = frames(self.config.min_duration_ms)
+        self._refractory = round(self.config.refractory_ms / features.hop_ms)
+        unknown = sorted(set(thresholds or {}) - set(self.labels))
+        if unknown:
+            raise ValueError(f"thresholds for labels the model does not have: {unknown}")
+        self._keyword = np.array([not label.startswith("_") for label in self.labels])
+        self.thresholds = np.array(
+            [(thresholds or {}).get(label, self.config.threshold) for label in self.labels]
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        self._history = np.zeros((0, len(self.labels)))
+        self._frame = 0  # index of the next frame
+        self._run = np.zeros(len(self.labels), dtype=int)  # frames at or above threshold
+        self._quiet_until = 0  # no detection before this frame
+
+    def smooth(self, scores: np.ndarray) -> np.ndarray:
+        """Causal moving average over the last `smoothing_ms` (fewer at the stream's start)."""
+        joined = np.concatenate((self._history, scores))
+        sums = np.cumsum(np.concatenate((np.zeros((1, joined.shape[1])), joined)), axis=0)
+        ends = np.arange(len(self._history) + 1, len(joined) + 1)
+        starts = np.maximum(ends - self._window, 0)
+        averaged = (sums[ends] - sums[starts]) / (ends - starts)[:, np.newaxis]
+        self._history = joined[-(self._window - 1) :] if self._window > 1 else joined[:0]
+        return averaged
+
+    def process(self, scores: np.ndarray) -> list[Detection]:
+        """The detections completed by these frames (frames, labels)."""
+        scores = np.asarray(scores, dtype=np.float64)
+        smoothed = self.smooth(scores)
+        above = (smoothed >= self.thresholds) & self._keyword
+        first = self._frame
+        self._frame += len(scores)
+        if not above.any():
+            self._run[:] = 0
+            return []
+        detections = []
+        for offset in range(len(scores)):
+            frame = first + offset
+            if frame < self._quiet_until:  # a new event needs its full duration afterwards
+                self._run[:] = 0
+                continue
+            self._run = np.where(above[offset], self._run + 1, 0)
+            ready = self._run >= self._needed
+            if not ready.any():
+                continue
+            best = int(np.argmax(np.where(ready, smoothed[offset], -1.0)))
+            detections.append(
+                Detection(
+                    self.labels[best],
+                    frame * self._hop + self._frame_end,
+                    float(smoothed[offset, best]),
+                )
+            )
+            self._quiet_until = frame + 1 + self._refractory
+            self._run[:] = 0
+        return detections

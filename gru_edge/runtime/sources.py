@@ -1,0 +1,255 @@
+"""Where audio comes from: a microphone, a WAV file, or raw 16-bit PCM on a pipe.
+
+Every source yields blocks of mono float32 samples at 16 kHz (the front end's rate), whatever
+the device or file delivers, and is closed with `close()` (or as a context manager).
+The microphone is read through sounddevice: its callback only copies the block into a bounded
+queue, so the audio thread never waits on the model; blocks the queue cannot take are
+dropped and counted, as are the device's own overflows.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from gru_edge.audio import SAMPLE_RATE, read_audio
+from gru_edge.errors import GruEdgeError
+
+
+class SourceError(GruEdgeError):
+    """An audio source that cannot be opened or read."""
+
+
+class _Resampler:
+    """Streaming resampling to 16 kHz with soxr; nothing at all when the rate is already 16 kHz."""
+
+    def __init__(self, rate: int, sample_rate: int, what: str) -> None:
+        self._stream = None
+        if rate != sample_rate:
+            try:
+                import soxr
+            except ImportError:
+                raise SourceError(
+                    f"{what} delivers {rate} Hz and resampling it to {sample_rate} "
+                    f"Hz needs soxr: pip install 'gru-edge[mic]'"
+                ) from None
+            self._stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
+
+    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._stream is None:
+            return block
+        return self._stream.resample_chunk(block, last=last)
+
+
+class Source:
+    """A source of 16 kHz mono float32 blocks."""
+
+    description = "audio"
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Releases the device or file; safe to call twice."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class WavSource(Source):
+    """A file (WAV, or any format soundfile reads), in blocks; `realtime` paces the blocks as
+    a microphone would deliver them, otherwise as fast as the consumer takes them."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        realtime: bool = False,
+        block_ms: float = 100.0,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> None:
+        self.samples = read_audio(path, sample_rate)
+        self.realtime = realtime
+        self.block = max(1, round(block_ms * sample_rate / 1000))
+        self.sample_rate = sample_rate
+        self.description = str(path)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        start = time.monotonic()
+        for offset in range(0, len(self.samples), self.block):
+            if self.realtime:
+                time.sleep(max(0.0, start + offset / self.sample_rate - time.monotonic()))
+            yield self.samples[offset : offset + self.block]
+
+
+class PcmSource(Source):
+    """Raw signed 16-bit little-endian PCM from a binary stream (standard input by default),
+    so that `arecord -f S16_LE -r 16000 -c 1 -t raw | gru-edge stream -` works."""
+
+    def __init__(
+        self,
+        stream: BinaryIO | None = None,
+        rate: int = SAMPLE_RATE,
+        channels: int = 1,
+        block_ms: float = 100.0,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> None:
+        if rate <= 0 or channels <= 0:
+            raise SourceError(
+                f"raw PCM needs a positive rate and channel count, got {rate} Hz "
+                f"and {channels} channel(s)"
+            )
+        self.stream = stream if stream is not None else sys.stdin.buffer
+        self.channels = channels
+        self.frame_bytes = 2 * channels
+        self.block_bytes = max(1, round(block_ms * rate / 1000)) * self.frame_bytes
+        self.resample = _Resampler(rate, sample_rate, "the PCM stream")
+        self.description = f"raw PCM, {rate} Hz, {channels} channel(s)"
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        leftover = b""
+        while True:
+            data = self.stream.read(self.block_bytes)
+            if not data:
+                break
+            data = leftover + data
+            whole = len(data) - len(data) % self.frame_bytes
+            leftover = data[whole:]
+            if whole:
+                yield self.resample(self._decode(data[:whole]))
+        tail = self.resample(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            yield tail
+
+    def _decode(self, data: bytes) -> np.ndarray:
+        samples = np.frombuffer(data, "<i2").reshape(-1, self.channels)
+        return (samples.mean(axis=1) / 32768.0).astype(np.float32)
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except ImportError:
+        raise SourceError("the microphone needs sounddevice: pip install 'gru-edge[mic]'") from None
+    except OSError as e:  # sounddevice imports, but cannot load the PortAudio library
+        raise SourceError(
+            f"the microphone needs the PortAudio library ({e}): on Debian or "
+            f"Raspberry Pi OS, sudo apt install libportaudio2"
+        ) from None
+    return sounddevice
+
+
+def input_devices() -> list[dict]:
+    """The audio input devices: index, name, channels, default rate, whether it is the default."""
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        default = sd.default.device[0]
+    except sd.PortAudioError as e:
+        raise SourceError(f"PortAudio cannot list audio devices: {e}") from None
+    return [
+        {
+            "index": i,
+            "name": d["name"],
+            "channels": d["max_input_channels"],
+            "default_rate": d["default_samplerate"],
+            "default": i == default,
+        }
+        for i, d in enumerate(devices)
+        if d["max_input_channels"] > 0
+    ]
+
+
+class MicrophoneSource(Source):
+    """A live input device, by index or by (part of) its name; the system default if None."""
+
+    def __init__(
+        self,
+        device: int | str | None = None,
+        block_ms: float = 100.0,
+        sample_rate: int = SAMPLE_RATE,
+        queue_seconds: float = 10.0,
+    ) -> None:
+        self.sd = sd = _sounddevice()
+        self.device = self._resolve(device)
+        info = sd.query_devices(self.device, "input")
+        rate = sample_rate
+        try:
+            sd.check_input_settings(
+                device=self.device, channels=1, dtype="float32", samplerate=sample_rate
+            )
+        except sd.PortAudioError:
+            rate = int(info["default_samplerate"])
+        self.resample = _Resampler(rate, sample_rate, f"input device {info['name']!r}")
+        self.blocks: queue.Queue[np.ndarray] = queue.Queue(
+            maxsize=max(1, round(queue_seconds * 1000 / block_ms))
+        )
+        self.overflows = 0  # the device lost samples before we got them
+        self.dropped = 0  # blocks lost because the consumer fell behind
+        self.description = f"microphone {info['name']!r} at {rate} Hz"
+        try:
+            self.stream = sd.InputStream(
+                device=self.device,
+                channels=1,
+                dtype="float32",
+                samplerate=rate,
+                blocksize=max(1, round(block_ms * rate / 1000)),
+                callback=self._callback,
+            )
+            self.stream.start()
+        except sd.PortAudioError as e:
+            raise SourceError(f"cannot open {self.description}: {e}") from None
+
+    def _resolve(self, device: int | str | None) -> int:
+        devices = input_devices()
+        if not devices:
+            raise SourceError(
+                "no audio input device found: connect a microphone (PortAudio "
+                "sees none; `gru-edge devices` lists what it sees)"
+            )
+        if device is None:
+            default = [d["index"] for d in devices if d["default"]]
+            return default[0] if default else devices[0]["index"]
+        if isinstance(device, int) or str(device).isdigit():
+            index = int(device)
+            if index not in [d["index"] for d in devices]:
+                raise SourceError(
+                    f"no input device with index {index}; inputs: "
+                    f"{[(d['index'], d['name']) for d in devices]}"
+                )
+            return index
+        matches = [d for d in devices if str(device).lower() in d["name"].lower()]
+        if not matches:
+            raise SourceError(
+                f"no input device named like {device!r}; inputs: {[d['name'] for d in devices]}"
+            )
+        return matches[0]["index"]
+
+    def _callback(self, indata, frames, when, status) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        try:
+            self.blocks.put_nowait(indata[:, 0].copy())
+        except queue.Full:
+            self.dropped += 1
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while self.stream.active or not self.blocks.empty():
+            try:
+                block = self.blocks.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            yield self.resample(block)
+
+    def close(self) -> None:
+        if self.stream.active:
+            self.stream.stop()
+        self.stream.close()
