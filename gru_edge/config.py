@@ -167,9 +167,6 @@ class TrainingConfig:
     label_smoothing: float = 0.1
     early_stopping_patience: int = 20
     seed: int = 0
-    # Width of the uniform noise added to the GRU state at every training step; 2/255 is one
-    # int8 step over [-1, 1], which teaches the model to tolerate an int8 state (0: off).
-    state_noise: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "early_stopping_patience"):
@@ -181,7 +178,6 @@ class TrainingConfig:
             "must be in [0, epochs)",
         )
         _require(0 <= self.label_smoothing < 1, "training.label_smoothing", "must be in [0, 1)")
-        _require(0 <= self.state_noise < 1, "training.state_noise", "must be in [0, 1)")
 
 
 @dataclass(frozen=True)

@@ -65,10 +65,8 @@ def build_model(
     mode: Mode = Mode.TRAINING,
     chunk_frames: int = 1,
     seed: int | None = None,
-    state_noise: float = 0.0,
 ) -> keras.Model:
-    """A new model in `mode`; its weights are fresh (see `convert` to share trained ones).
-    `state_noise` (training mode only) trains through `NoisyGRUCell`."""
+    """A new model in `mode`; its weights are fresh (see `convert` to share trained ones)."""
     bins = features.num_mel_bins
     if mode is Mode.TRAINING:
         augment = augment or AugmentConfig()
@@ -83,7 +81,7 @@ def build_model(
             seed=seed,
             name="spec_augment",
         )(x)
-        x = _body(x, num_classes, model, causal=True, state_noise=state_noise, seed=seed)
+        x = _body(x, num_classes, model, causal=True)
         return keras.Model(audio, x[:, -1, :], name="gru_kws_training")
     if mode is Mode.SEQUENCE:
         inputs = keras.Input((None, bins), name="features")
@@ -102,15 +100,7 @@ def build_model(
     return _streaming_model(num_classes, features, model, chunk_frames)
 
 
-def _body(
-    x,
-    num_classes: int,
-    model: ModelConfig,
-    causal: bool,
-    stateful: bool = False,
-    state_noise: float = 0.0,
-    seed: int | None = None,
-):
+def _body(x, num_classes: int, model: ModelConfig, causal: bool, stateful: bool = False):
     if model.conv_filters:
         conv = BufferedConv1D if stateful else keras.layers.Conv1D
         x = conv(
@@ -121,39 +111,8 @@ def _body(
             name="conv",
         )(x)
     for i, units in enumerate(model.gru_units):
-        if state_noise:
-            cell = NoisyGRUCell(units, state_noise=state_noise, seed=seed)
-            x = keras.layers.RNN(cell, return_sequences=True, name=f"gru_{i}")(x)
-        else:
-            x = keras.layers.GRU(units, return_sequences=True, stateful=stateful, name=f"gru_{i}")(
-                x
-            )
+        x = keras.layers.GRU(units, return_sequences=True, stateful=stateful, name=f"gru_{i}")(x)
     return keras.layers.Dense(num_classes, name="head", dtype="float32")(x)
-
-
-@keras.saving.register_keras_serializable(package="gru_edge")
-class NoisyGRUCell(keras.layers.GRUCell):
-    """A GRU cell that, in training only, adds uniform noise of width `state_noise` to its
-    new state at every step (then clips it to [-1, 1]): the rounding an int8 state suffers on
-    the device, so the model learns not to amplify it over long streams. Same weights as
-    `keras.layers.GRU`; without cuDNN, so only used when the noise is on."""
-
-    def __init__(self, units: int, state_noise: float = 0.0, seed: int | None = None, **kwargs):
-        super().__init__(units, seed=seed, **kwargs)
-        self.state_noise = state_noise
-        self.noise_seed = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, states, training=False):
-        h, new_state = super().call(inputs, states, training=training)
-        if training and self.state_noise:
-            half = self.state_noise / 2
-            h = h + keras.random.uniform(keras.ops.shape(h), -half, half, seed=self.noise_seed)
-            h = keras.ops.clip(h, -1.0, 1.0)
-            new_state = [h] if isinstance(new_state, list | tuple) else h
-        return h, new_state
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "state_noise": self.state_noise}
 
 
 def _streaming_model(

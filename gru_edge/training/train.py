@@ -215,12 +215,7 @@ def _fit(
 def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.Model:
     training = config.training
     model = build_model(
-        len(dataset.labels),
-        config.features,
-        config.model,
-        config.augment,
-        seed=training.seed,
-        state_noise=training.state_noise,
+        len(dataset.labels), config.features, config.model, config.augment, seed=training.seed
     )
     # The normalization layer learns each mel bin's mean and variance from clean training clips.
     clean = evaluation_batches(dataset.clips["train"], len(dataset.labels), training.batch_size)
