@@ -160,12 +160,12 @@ class ModelConfig:
 class TrainingConfig:
     """The optimisation: a cosine learning-rate schedule with warm-up, early stopping."""
 
-    epochs: int = 80
+    epochs: int = 150
     batch_size: int = 64
     learning_rate: float = 3e-3
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
-    early_stopping_patience: int = 20
+    early_stopping_patience: int = 40
     seed: int = 0
 
     def __post_init__(self) -> None:
