@@ -15,7 +15,7 @@ import pytest
 import soundfile
 
 from gru_edge.cli import main
-from gru_edge.errors import AudioError
+from gru_edge.errors import AudioError, GruEdgeError
 from gru_edge.modelfile import ModelFileError, read_metadata
 from gru_edge.runtime.sources import PcmSource, Source, SourceError, WavSource
 from gru_edge.runtime.spotter import KeywordSpotter
@@ -190,3 +190,13 @@ def test_stream_command_prints_detections_of_a_file_or_of_pcm_on_stdin(models, y
     heard = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert [h["keyword"] for h in heard] == ["yes", "no"]
     assert set(heard[0]) == {"keyword", "time", "score"}
+
+
+def test_kernels_can_be_chosen_and_reference_kernels_agree(models, yes_no):
+    audio, _ = yes_no
+    for quantization, tolerance in (("float32", 1e-5), ("int8", 0.1)):
+        fast = AudioStream(StreamingModel(models[quantization])).accept(audio)
+        reference = AudioStream(StreamingModel(models[quantization], kernels="reference"))
+        assert np.abs(reference.accept(audio) - fast).max() <= tolerance
+    with pytest.raises(GruEdgeError, match="unknown kernels 'fastest'"):
+        StreamingModel(models["int8"], kernels="fastest")

@@ -15,14 +15,22 @@ BACKENDS = {
     "tensorflow": "tensorflow.lite.python.interpreter",
 }
 ENV_VAR = "GRU_EDGE_INTERPRETER"  # names one backend to use, e.g. for a comparison
+# Which kernels run the model. "default": the optimized ones and the XNNPACK delegate (fastest;
+# their int8 rounding differs between x86 and ARM by a few LSB). "builtin": optimized kernels
+# without delegates. "reference": the slow reference kernels, bit-exact on every platform.
+KERNELS = {
+    "default": "AUTO",
+    "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+    "reference": "BUILTIN_REF",
+}
 
 
 class InterpreterMissing(GruEdgeError):
     """No TFLite interpreter can be imported."""
 
 
-def interpreter_class(backend: str | None = None) -> tuple[str, type]:
-    """The backend name and its Interpreter class; `backend` (or $GRU_EDGE_INTERPRETER) picks
+def interpreter_module(backend: str | None = None):
+    """The backend name and its interpreter module; `backend` (or $GRU_EDGE_INTERPRETER) picks
     one, otherwise the first that imports."""
     backend = backend or os.environ.get(ENV_VAR) or None
     if backend is not None and backend not in BACKENDS:
@@ -30,7 +38,7 @@ def interpreter_class(backend: str | None = None) -> tuple[str, type]:
     problems = []
     for name in [backend] if backend else list(BACKENDS):
         try:
-            return name, importlib.import_module(BACKENDS[name]).Interpreter
+            return name, importlib.import_module(BACKENDS[name])
         except ImportError as e:
             problems.append(f"{name}: {e}")
     raise InterpreterMissing(
@@ -48,11 +56,18 @@ def install_hint() -> str:
     return "install ai-edge-litert: pip install ai-edge-litert"
 
 
-def load_interpreter(model: bytes, num_threads: int = 1, backend: str | None = None):
+def load_interpreter(
+    model: bytes, num_threads: int = 1, backend: str | None = None, kernels: str = "default"
+):
     """An allocated interpreter for a model's bytes, and the name of its backend."""
-    name, interpreter = interpreter_class(backend)
+    if kernels not in KERNELS:
+        raise GruEdgeError(f"unknown kernels {kernels!r}; one of {list(KERNELS)}")
+    name, module = interpreter_module(backend)
+    resolver = getattr(module.OpResolverType, KERNELS[kernels])
     try:
-        loaded = interpreter(model_content=model, num_threads=num_threads)
+        loaded = module.Interpreter(
+            model_content=model, num_threads=num_threads, experimental_op_resolver_type=resolver
+        )
         loaded.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         raise GruEdgeError(f"{name} cannot load this model: {e}") from None

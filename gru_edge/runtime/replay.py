@@ -1,9 +1,10 @@
-"""Replays saved feature frames through a model in one interpreter and saves the scores.
+"""Replays audio or feature frames through a model in one interpreter and saves the scores.
 
-    python -m gru_edge.runtime.replay MODEL.tflite FEATURES.npy SCORES.npy [--interpreter NAME]
+    python -m gru_edge.runtime.replay MODEL.tflite INPUT SCORES.npy [--interpreter NAME]
 
-For comparing interpreters and machines on identical input (the export's tflite-runtime check,
-the emulated Raspberry Pi check): each run of it sees exactly the same frames.
+INPUT is a WAV file (run through the front end and the model, as a device would) or a .npy
+file of feature frames. For comparing interpreters and machines on identical input (the
+export's tflite-runtime check, the emulated Raspberry Pi check).
 """
 
 from __future__ import annotations
@@ -13,21 +14,27 @@ import sys
 
 import numpy as np
 
+from gru_edge.audio import read_audio
 from gru_edge.errors import GruEdgeError
-from gru_edge.runtime.interpreter import BACKENDS
-from gru_edge.runtime.stream import StreamingModel
+from gru_edge.runtime.interpreter import BACKENDS, KERNELS
+from gru_edge.runtime.stream import AudioStream, StreamingModel
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")
-    parser.add_argument("features", help=".npy file of (frames, mel bins) float32")
+    parser.add_argument("input", help="a WAV file, or a .npy file of (frames, mel bins) float32")
     parser.add_argument("scores", help=".npy file to write the (frames, labels) scores to")
     parser.add_argument("--interpreter", choices=list(BACKENDS))
+    parser.add_argument("--kernels", choices=list(KERNELS), default="default")
     args = parser.parse_args(argv)
     try:
-        model = StreamingModel(args.model, backend=args.interpreter)
-        np.save(args.scores, model.process(np.load(args.features)))
+        model = StreamingModel(args.model, backend=args.interpreter, kernels=args.kernels)
+        if args.input.endswith(".npy"):
+            scores = model.process(np.load(args.input))
+        else:
+            scores = AudioStream(model).accept(read_audio(args.input))
+        np.save(args.scores, scores)
     except GruEdgeError as e:
         print(f"replay: error: {e}", file=sys.stderr)
         return 2

@@ -59,12 +59,16 @@ class StreamingModel:
     """
 
     def __init__(
-        self, model: str | Path | bytes, num_threads: int = 1, backend: str | None = None
+        self,
+        model: str | Path | bytes,
+        num_threads: int = 1,
+        backend: str | None = None,
+        kernels: str = "default",
     ) -> None:
         source = "model" if isinstance(model, bytes) else str(model)
         data = model if isinstance(model, bytes) else read_model(model)
         self.metadata: ModelMetadata = read_metadata(data, source)
-        self.interpreter, self.backend = load_interpreter(data, num_threads, backend)
+        self.interpreter, self.backend = load_interpreter(data, num_threads, backend, kernels)
         runner = self.interpreter.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
         meta = self.metadata
@@ -137,22 +141,30 @@ class StreamingModel:
 
     def process(self, frames: np.ndarray) -> np.ndarray:
         frames = np.concatenate((self.pending, np.asarray(frames, np.float32)))
-        n = self.metadata.chunk_frames
+        n, bins = self.metadata.chunk_frames, self.metadata.features.num_mel_bins
         complete = len(frames) - len(frames) % n
         self.pending = frames[complete:]
-        scores = [self._invoke(frames[start : start + n]) for start in range(0, complete, n)]
-        if not scores:
-            return np.zeros((0, len(self.labels)), np.float32)
-        return np.concatenate(scores)
-
-    def _invoke(self, chunk: np.ndarray) -> np.ndarray:
-        interpreter = self.interpreter
-        interpreter.set_tensor(self._features.index, self._features.quantize(chunk[np.newaxis]))
-        for (state_in, _), value in zip(self._states, self._carried, strict=True):
-            interpreter.set_tensor(state_in.index, value)
-        interpreter.invoke()
-        self._carried = [interpreter.get_tensor(out.index) for _, out in self._states]
-        return self._scores.dequantize(interpreter.get_tensor(self._scores.index)[0])
+        # This loop runs all day on the device: quantization is done for all chunks at once,
+        # and each invoke costs only the interpreter's own set/invoke/get calls.
+        chunks = self._features.quantize(frames[:complete]).reshape(-1, 1, n, bins)
+        scores = np.empty((len(chunks), n, len(self.labels)), self._scores.dtype)
+        interpreter, carried = self.interpreter, self._carried
+        set_tensor, get_tensor, invoke = (
+            interpreter.set_tensor,
+            interpreter.get_tensor,
+            interpreter.invoke,
+        )
+        inputs = [state_in.index for state_in, _ in self._states]
+        outputs = [state_out.index for _, state_out in self._states]
+        for i, chunk in enumerate(chunks):
+            set_tensor(self._features.index, chunk)
+            for index, value in zip(inputs, carried, strict=True):
+                set_tensor(index, value)
+            invoke()
+            carried = [get_tensor(index) for index in outputs]
+            scores[i] = get_tensor(self._scores.index)[0]
+        self._carried = carried
+        return self._scores.dequantize(scores.reshape(-1, len(self.labels)))
 
 
 def _bind(details: dict, name: str, source: str, kind: str) -> _Tensor:
