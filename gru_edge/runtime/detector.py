@@ -1,10 +1,11 @@
 """From frame scores to keyword events: smoothing, threshold, minimum duration, refractory.
 
 Each keyword's score is averaged over the last `smoothing_ms`; a keyword fires once its
-smoothed score has stayed at or above its threshold for `min_duration_ms`, and after any
-detection nothing fires for `refractory_ms` (one spoken word, one event). Silence and unknown
-(labels starting with "_") never fire. The work is vectorized over a chunk of frames; the
-per-frame logic only runs for frames where some keyword is above its threshold.
+smoothed score has stayed at or above its threshold for `min_duration_ms`. After any detection
+nothing fires for `refractory_ms`, and the keyword that fired only fires again once its score
+has fallen below its threshold: one spoken word, one event, however long the model holds it.
+Silence and unknown (labels starting with "_") never fire. The work is vectorized over a chunk
+of frames; the per-frame logic only runs for frames where some keyword is above its threshold.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Detector:
         self._frame = 0  # index of the next frame
         self._run = np.zeros(len(self.labels), dtype=int)  # frames at or above threshold
         self._quiet_until = 0  # no detection before this frame
+        self._armed = np.ones(len(self.labels), dtype=bool)  # fallen below threshold since
 
     def smooth(self, scores: np.ndarray) -> np.ndarray:
         """Causal moving average over the last `smoothing_ms` (fewer at the stream's start)."""
@@ -79,15 +81,17 @@ class Detector:
         self._frame += len(scores)
         if not above.any():
             self._run[:] = 0
+            self._armed[:] = True
             return []
         detections = []
         for offset in range(len(scores)):
             frame = first + offset
+            self._armed |= ~above[offset]
             if frame < self._quiet_until:  # a new event needs its full duration afterwards
                 self._run[:] = 0
                 continue
             self._run = np.where(above[offset], self._run + 1, 0)
-            ready = self._run >= self._needed
+            ready = (self._run >= self._needed) & self._armed
             if not ready.any():
                 continue
             best = int(np.argmax(np.where(ready, smoothed[offset], -1.0)))
@@ -100,4 +104,5 @@ class Detector:
             )
             self._quiet_until = frame + 1 + self._refractory
             self._run[:] = 0
+            self._armed[best] = False
         return detections
