@@ -26,7 +26,7 @@ from gru_edge.features import log_mel
 from gru_edge.modelfile import QUANTIZATIONS
 from gru_edge.runtime.detector import Detection
 from gru_edge.runtime.sources import MicrophoneSource, PcmSource, WavSource, input_devices
-from gru_edge.runtime.spotter import KeywordSpotter
+from gru_edge.runtime.spotter import KeywordSpotter, default_model
 from gru_edge.runtime.stream import StreamingModel
 
 
@@ -174,12 +174,6 @@ def _stop(signum, frame):
 def _cmd_listen(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _stop)
     spotter = _spotter(args)
-    source = MicrophoneSource(args.device)
-    print(
-        f"listening to {source.description} for {', '.join(spotter.labels[2:])} (Ctrl-C to stop)",
-        file=sys.stderr,
-        flush=True,
-    )
     commands: list[subprocess.Popen] = []
 
     def on_detection(detection: Detection) -> None:
@@ -194,11 +188,41 @@ def _cmd_listen(args: argparse.Namespace) -> None:
             commands.append(subprocess.Popen(args.on_detect, shell=True, env=env))
         commands[:] = [c for c in commands if c.poll() is None]
 
-    spotter.run(source, on_detection)
+    keywords = ", ".join(label for label in spotter.labels if not label.startswith("_"))
+    with MicrophoneSource(args.device) as source:
+        try:  # Ctrl-C or SIGTERM at any moment from here on stops cleanly
+            print(
+                f"listening to {source.description} for {keywords} (Ctrl-C to stop)",
+                file=sys.stderr,
+                flush=True,
+            )
+            for detection in spotter.detections(source):
+                on_detection(detection)
+        except KeyboardInterrupt:
+            pass
     print(
         f"stopped after {spotter.seconds_heard:.1f} s; input overflows {source.overflows}, "
         f"blocks dropped {source.dropped}",
         file=sys.stderr,
+    )
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    try:
+        from gru_edge.evaluation.evaluate import evaluate
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == "matplotlib":
+            raise GruEdgeError("eval needs matplotlib: pip install 'gru-edge[train]'") from None
+        raise
+    evaluate(
+        args.model or default_model(),
+        args.data,
+        streaming=args.streaming,
+        hours=args.hours,
+        seed=args.seed,
+        json_out=args.json_out,
+        plots=args.plots,
+        num_threads=args.threads,
     )
 
 
@@ -336,6 +360,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detection_options(listen)
     listen.set_defaults(run=_cmd_listen)
+
+    evaluation = commands.add_parser(
+        "eval",
+        help="measure a model through the runtime: clip accuracy, or FRR and FA/hour",
+        description="Clip accuracy on the test clips of DIR (its testing list, or the official "
+        "test archive layout), state reset per clip and carried; with --streaming, "
+        "false rejections and false accepts per hour on long seeded streams built "
+        "from those clips over background noise.",
+    )
+    evaluation.add_argument("model", nargs="?", help="the model (default: the shipped one)")
+    evaluation.add_argument("--data", type=Path, required=True)
+    evaluation.add_argument("--json", dest="json_out", type=Path, help="write the report here")
+    evaluation.add_argument("--plots", type=Path, help="a folder for the PNG plots")
+    evaluation.add_argument("--streaming", action="store_true")
+    evaluation.add_argument("--hours", type=float, default=1.0, help="stream length (default 1)")
+    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--threads", type=int, default=1)
+    evaluation.set_defaults(run=_cmd_eval)
 
     devices = commands.add_parser("devices", help="list audio input devices")
     devices.set_defaults(run=_cmd_devices)

@@ -1,0 +1,78 @@
+"""Clip accuracy of an exported model, computed through the device runtime.
+
+Each test clip is streamed through the model's own front end and TFLite model; its decision
+is the class with the highest score on its last scored frame. Two ways: the state reset before
+every clip (how the clip task is defined), and the clips played back to back with the state
+carried (how a device hears them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gru_edge.config import DataConfig
+from gru_edge.errors import GruEdgeError
+from gru_edge.runtime.stream import AudioStream, StreamingModel
+from gru_edge.training.data import Dataset, load_dataset
+from gru_edge.training.report import classification_metrics
+
+MODES = ("reset", "carried")
+
+
+def test_clips(model: StreamingModel, data_dir: str | Path) -> Dataset:
+    """The dataset at `data_dir` with the model's labels; its test split is what is scored."""
+    words = tuple(label for label in model.labels if not label.startswith("_"))
+    dataset = load_dataset(data_dir, DataConfig(words=words), model.metadata.features.sample_rate)
+    if dataset.labels != model.labels:
+        raise GruEdgeError(
+            f"the model's labels {list(model.labels)} are not the dataset's "
+            f"classes {list(dataset.labels)}"
+        )
+    if not len(dataset.clips["test"]):
+        raise GruEdgeError(
+            f"{data_dir} has no test clips (testing_list.txt, or the official test archive layout)"
+        )
+    return dataset
+
+
+def decisions(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarray:
+    """The class each clip (int16, one per row) is decided as, in the given order."""
+    stream.reset()
+    chosen = []
+    for clip in audio:
+        if reset:
+            stream.reset()
+        scores = stream.accept(clip.astype(np.float32) / 32768.0)
+        chosen.append(int(np.argmax(scores[-1])) if len(scores) else -1)
+    return np.asarray(chosen)
+
+
+def clip_accuracy(
+    model_path: str | Path, data_dir: str | Path, num_threads: int = 1, seed: int = 0
+) -> dict:
+    """Accuracy, per class and confusion matrix, in both modes, on the test clips (played
+    in a seeded random order when the state is carried)."""
+    model = StreamingModel(model_path, num_threads=num_threads)
+    dataset = test_clips(model, data_dir)
+    clips = dataset.clips["test"]
+    stream = AudioStream(model)
+    order = {
+        "reset": np.arange(len(clips)),
+        "carried": np.random.default_rng(seed).permutation(len(clips)),
+    }
+    return {
+        "model": str(model_path),
+        "data": str(data_dir),
+        "layout": dataset.index.layout,
+        "skipped": [{"path": p, "reason": r} for p, r in clips.skipped],
+        **{
+            mode: classification_metrics(
+                clips.labels[order[mode]],
+                decisions(stream, clips.audio[order[mode]], mode == "reset"),
+                dataset.labels,
+            )
+            for mode in MODES
+        },
+    }
