@@ -1,0 +1,151 @@
+"""Evaluation through the runtime: clip accuracy, the streams, matching and the DET sweep."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gru_edge.cli import main
+from gru_edge.evaluation.clips import clip_accuracy, decisions
+from gru_edge.evaluation.streams import (
+    Occurrence,
+    build_stream,
+    match,
+    operating_points,
+    stream_dataset,
+    word_end,
+)
+from gru_edge.runtime.detector import Detection
+from gru_edge.runtime.stream import AudioStream, StreamingModel
+
+
+@pytest.fixture(scope="module")
+def int8_model(tiny_models):
+    _, out = tiny_models
+    return out.with_name("tiny.int8.tflite")
+
+
+def test_clip_accuracy_through_the_runtime_decides_as_keras_does(tiny_models, tiny_run, tiny_data):
+    import keras
+
+    from gru_edge.config import Config
+    from gru_edge.features import log_mel
+    from gru_edge.training.model import Mode, convert
+
+    _, out = tiny_models
+    float32 = out.with_name("tiny.float32.tflite")
+    result = clip_accuracy(float32, tiny_data)
+    # The test split by the dataset's own rules: 4 keyword clips, 10 % silence and unknown.
+    assert result["reset"]["clips"] == result["carried"]["clips"] == 6
+    assert set(result["carried"]["per_class"]) == {"_silence_", "_unknown_", "yes", "no"}
+    model = StreamingModel(float32)
+    clips = stream_dataset(model, tiny_data).clips["test"]
+    config = Config.from_toml(tiny_run / "config.toml")
+    sequence = convert(
+        keras.models.load_model(tiny_run / "best.keras"),
+        4,
+        config.features,
+        config.model,
+        Mode.SEQUENCE,
+    )
+    expected = sequence(np.stack([log_mel(a / 32768.0) for a in clips.audio])).numpy()
+    runtime = decisions(AudioStream(model), clips.audio, reset=True)
+    np.testing.assert_array_equal(runtime, expected[:, -1].argmax(axis=1))
+
+
+def test_streams_hold_their_keywords_where_they_say_and_are_seeded(int8_model, tiny_data):
+    dataset = stream_dataset(StreamingModel(int8_model), tiny_data)
+    segments = list(
+        build_stream(dataset, hours=0.02, seed=4, sample_rate=16000, segment_seconds=20.0)
+    )
+    audio = np.concatenate([a for a, _ in segments])
+    occurrences = [o for _, found in segments for o in found]
+    assert len(audio) == int(0.02 * 3600 * 16000) and len(segments) == 4
+    assert {o.keyword for o in occurrences} <= {"yes", "no"} and len(occurrences) >= 8
+    for o in occurrences:  # the word is there: much louder than the background around it
+        word = audio[int(o.start * 16000) : int(o.word_end * 16000)]
+        assert 0 < o.word_end - o.start <= 1.0 and np.abs(word).max() > 0.1
+    again = np.concatenate([a for a, _ in build_stream(dataset, 0.02, 4, 16000, 20.0)])
+    np.testing.assert_array_equal(again, audio)
+
+
+def test_word_end_finds_the_end_of_the_loud_part():
+    clip = np.zeros(16000, np.float32)
+    clip[3000:9000] = np.sin(np.arange(6000) / 5)
+    assert word_end(clip, 16000) == pytest.approx(9000 / 16000, abs=0.011)
+
+
+def test_matching_counts_hits_once_and_everything_else_as_false_accepts():
+    occurrences = [Occurrence("yes", 10.0, 10.6), Occurrence("no", 20.0, 20.5)]
+    detections = [
+        Detection("yes", 10.7, 0.9),
+        Detection("yes", 11.2, 0.9),  # hit, duplicate
+        Detection("no", 12.0, 0.8),  # no "no" there
+        Detection("no", 21.4, 0.8),
+    ]  # 0.9 s after the word: within the tolerance
+    hits, false_accepts = match(detections, occurrences, tolerance=1.0)
+    assert [(o.keyword, d.time) for o, d in hits] == [("yes", 10.7), ("no", 21.4)]
+    assert [d.time for d in false_accepts] == [11.2, 12.0]
+
+
+def test_operating_points_take_the_best_threshold_within_the_limit():
+    points = [
+        {
+            "threshold": t,
+            "frr": frr,
+            "fa_per_hour": fa,
+            "per_keyword": {"yes": {"frr": frr, "fa_per_hour": fa}},
+        }
+        for t, frr, fa in [(0.3, 0.01, 9.0), (0.5, 0.04, 0.8), (0.7, 0.08, 0.4), (0.9, 0.30, 0.0)]
+    ]
+    at_fa = operating_points(points, ["yes"], "fa_per_hour", 0.5, "frr")
+    assert at_fa["overall"] == {"threshold": 0.7, "frr": 0.08, "fa_per_hour": 0.4}
+    at_frr = operating_points(points, ["yes"], "frr", 0.05, "fa_per_hour")
+    assert at_frr["per_keyword"]["yes"]["threshold"] == 0.5
+    assert operating_points(points, ["yes"], "frr", 0.001, "fa_per_hour")["overall"] is None
+
+
+def test_eval_command_writes_its_report_and_plots(int8_model, tiny_data, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "eval",
+                str(int8_model),
+                "--data",
+                str(tiny_data),
+                "--json",
+                str(tmp_path / "clips.json"),
+                "--plots",
+                str(tmp_path / "plots"),
+            ]
+        )
+        == 0
+    )
+    assert "| **all** | 6 |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "clips.json").read_text())["reset"]["clips"] == 6
+    assert (tmp_path / "plots" / "confusion_carried.png").stat().st_size > 1000
+    assert (
+        main(
+            [
+                "eval",
+                str(int8_model),
+                "--data",
+                str(tiny_data),
+                "--streaming",
+                "--hours",
+                "0.02",
+                "--json",
+                str(tmp_path / "stream.json"),
+                "--plots",
+                str(tmp_path / "plots"),
+            ]
+        )
+        == 0
+    )
+    result = json.loads((tmp_path / "stream.json").read_text())
+    assert result["hours"] == 0.02 and set(result["keywords"]) == {"yes", "no"}
+    thresholds = [p["threshold"] for p in result["det"]]
+    assert thresholds == sorted(thresholds) and len(thresholds) > 20
+    assert (tmp_path / "plots" / "det.png").stat().st_size > 1000
