@@ -90,36 +90,3 @@ def test_spec_augment_masks_bands_in_training_only():
     assert time_masked.sum() > 0 and freq_masked.sum() > 0
     again = SpecAugment(2, 10, 2, 5, seed=3)(features, training=True).numpy() == 0
     np.testing.assert_array_equal(masked, again)
-
-
-def test_training_examples_teach_every_negative_frame_and_the_last_keyword_frame(tmp_path):
-    from datasets import make_dataset
-
-    from gru_edge.config import DataConfig, FeatureConfig
-    from gru_edge.training.data import load_dataset
-    from gru_edge.training.pipeline import training_batches
-
-    data = load_dataset(make_dataset(tmp_path / "data"), DataConfig(words=("yes", "no")), 16000)
-    batches, _ = training_batches(
-        data.clips["train"],
-        data.noise["train"],
-        4,
-        AugmentConfig(context_ms=1000.0),
-        16,
-        0,
-        FeatureConfig(),
-        0,
-        1,
-    )
-    waveforms, targets, weights = next(iter(batches))
-    assert waveforms.shape[1] == 32000 and targets.shape[1:] == (198, 4)
-    labels, weights = targets.numpy().argmax(-1), weights.numpy()
-    for frames, w in zip(labels, weights, strict=True):
-        clip = frames[-1]
-        clip_frames = np.nonzero(w[100:])[0]
-        if clip < 2:  # silence or unknown: every frame inside the clip, 1/98 each
-            assert len(clip_frames) == 98 and np.allclose(w[100:], 1 / 98)
-        else:  # a keyword: only its last frame
-            assert list(clip_frames) == [97] and w[-1] == 1.0
-        lead = np.nonzero(w[:100])[0]  # the lead-in teaches only silence or unknown
-        assert set(frames[lead]) <= {0, 1} and (not len(lead) or np.isclose(w[lead].sum(), 1))

@@ -3,7 +3,7 @@
 One body, four modes (as kws_streaming's `Modes`):
 
 - `TRAINING`: waveforms in; the front end, normalization and SpecAugment run inside the model;
-  logits for every frame out (the training pipeline says which frames teach what).
+  logits of the last frame out (a clip's class is known once it has been heard).
 - `SEQUENCE`: features of whole clips in, class probabilities for every frame out.
 - `STREAMING`: one chunk of N frames plus the state of every stateful layer in (batch 1),
   probabilities for each frame plus the new states out; unrolled GRUs and builtin ops only,
@@ -82,7 +82,7 @@ def build_model(
             name="spec_augment",
         )(x)
         x = _body(x, num_classes, model, causal=True)
-        return keras.Model(audio, x, name="gru_kws_training")
+        return keras.Model(audio, x[:, -1, :], name="gru_kws_training")
     if mode is Mode.SEQUENCE:
         inputs = keras.Input((None, bins), name="features")
         x = keras.layers.Normalization(axis=-1, name="normalization")(inputs)

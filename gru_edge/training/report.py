@@ -61,7 +61,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
         axis.legend(loc="best")
-    save_figure(figure, path)
+    _save(figure, path)
 
 
 def plot_confusion(
@@ -83,11 +83,10 @@ def plot_confusion(
             colour = "white" if shares[row, column] > 0.5 else "black"
             axis.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
     figure.colorbar(image, ax=axis, fraction=0.046, label="share of the true class")
-    save_figure(figure, path)
+    _save(figure, path)
 
 
-def save_figure(figure, path: Path) -> None:
-    """Writes a figure as a PNG atomically and frees it."""
+def _save(figure, path: Path) -> None:
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110)

@@ -163,12 +163,12 @@ def _fit(
         config.augment,
         training.batch_size,
         training.seed,
-        config.features,
+        config.features.sample_rate,
         state.epochs_done,
         training.epochs,
     )
     validation_ds = evaluation_batches(
-        dataset.clips["validation"], len(labels), training.batch_size, config.features
+        dataset.clips["validation"], len(labels), training.batch_size
     )
     with strategy.scope():
         checkpoint = state.checkpoint_path(run_dir)
@@ -218,11 +218,9 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
         len(dataset.labels), config.features, config.model, config.augment, seed=training.seed
     )
     # The normalization layer learns each mel bin's mean and variance from clean training clips.
-    clean = evaluation_batches(
-        dataset.clips["train"], len(dataset.labels), training.batch_size, config.features
-    )
+    clean = evaluation_batches(dataset.clips["train"], len(dataset.labels), training.batch_size)
     front_end = model.get_layer("front_end")
-    model.get_layer("normalization").adapt(clean.map(lambda audio, *_: front_end(audio)))
+    model.get_layer("normalization").adapt(clean.map(lambda audio, _: front_end(audio)))
     warmup = training.warmup_epochs * steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=training.learning_rate / 100 if warmup else training.learning_rate,
@@ -235,7 +233,7 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
         loss=keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=training.label_smoothing
         ),
-        weighted_metrics=["accuracy"],
+        metrics=["accuracy"],
     )
     return model
 
@@ -269,10 +267,8 @@ def _evaluate(
         if not len(clips):
             metrics[split] = None
             continue
-        batches = evaluation_batches(
-            clips, len(labels), config.training.batch_size, config.features
-        )
-        predicted = np.argmax(model.predict(batches, verbose=0)[:, -1], axis=1)
+        batches = evaluation_batches(clips, len(labels), config.training.batch_size)
+        predicted = np.argmax(model.predict(batches, verbose=0), axis=1)
         metrics[split] = classification_metrics(clips.labels, predicted, labels)
     plot_history(state.history, run_dir / "curves.png")
     for split in ("validation", "test"):
