@@ -14,15 +14,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 TFLITE_RUNTIME_PYTHON ?= python3.11
 TFLITE_RUNTIME_VENV := .venv-tflite-runtime
 
-.PHONY: setup system-deps test demo lint bench check-base-install venv-tflite-runtime clean
+SHIPPED := gru_edge/models/kws12
+PI_DEB_PACKAGES := mmdebstrap qemu-user-static
+
+.PHONY: setup system-deps debian-packages test demo lint bench pi-check check-base-install \
+	venv-tflite-runtime clean
 
 setup: $(VENV)/.installed
 
 system-deps:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(DEB_PACKAGES)"
+
+debian-packages:
 	@if ! command -v dpkg-query >/dev/null; then \
-		echo "note: not a Debian system; install these yourself if tests need them: $(DEB_PACKAGES)"; \
+		echo "note: not a Debian system; install these yourself: $(PACKAGES)"; \
 	else \
-		missing=$$(for p in $(DEB_PACKAGES); do \
+		missing=$$(for p in $(PACKAGES); do \
 			dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 		done); \
 		if [ -n "$$missing" ]; then \
@@ -54,11 +61,9 @@ $(TFLITE_RUNTIME_VENV)/.installed: pyproject.toml
 test: setup venv-tflite-runtime
 	GRU_EDGE_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_RUNTIME_VENV)/bin/python $(BIN)/python -m pytest
 
+# The shipped model listens to examples/demo.wav: detections printed, timeline in a PNG.
 demo: setup
-	@echo "gru_edge demo: not yet. The device runtime and a trained model do not exist yet;"
-	@echo "what works today is the audio input and the log-mel front end, e.g.:"
-	@echo "  $(BIN)/gru-edge features some.wav"
-	@echo "See README.md, section 'Status'."
+	$(BIN)/python examples/demo.py --png demo_timeline.png
 
 lint: setup
 	$(BIN)/ruff check .
@@ -66,6 +71,14 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite
+
+# The runtime on an emulated 64-bit Raspberry Pi (arm64 under qemu), compared with this machine.
+# Needs root (mmdebstrap); about a minute the first time, cached in .pi-check/ afterwards.
+pi-check: setup venv-tflite-runtime
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(PI_DEB_PACKAGES)"
+	$(SUDO) $(BIN)/python tools/pi_check.py --wav examples/demo.wav \
+		--models $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite
 
 # The base install (no extras) must pull no TensorFlow and still import the device side.
 check-base-install:
@@ -75,7 +88,9 @@ check-base-install:
 	@! $(VENV)-base/bin/python -m pip list 2>/dev/null | grep -iE '^(tensorflow|keras|tf-keras)\b' || \
 		{ echo "the base install pulled TensorFlow or Keras"; exit 1; }
 	cd /tmp && $(CURDIR)/$(VENV)-base/bin/python -c 'import gru_edge.features, gru_edge.audio, gru_edge.config; print("base install OK: gru_edge", gru_edge.__version__)'
+	cd /tmp && $(CURDIR)/$(VENV)-base/bin/gru-edge stream $(CURDIR)/examples/demo.wav
 	@rm -rf $(VENV)-base build
 
 clean:
-	rm -rf $(VENV) $(VENV)-base $(TFLITE_RUNTIME_VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV)-base $(TFLITE_RUNTIME_VENV) .pi-check build *.egg-info \
+		.pytest_cache .hypothesis

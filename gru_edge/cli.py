@@ -72,6 +72,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
+    detector = Config.from_toml(args.detector).detector if args.detector else None
     _training_module("export").export(
         args.run_dir,
         args.out,
@@ -80,6 +81,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
         data_dir=args.data,
         tflite_runtime_python=args.tflite_runtime,
         data_description=args.data_description,
+        detector=detector,
     )
 
 
@@ -313,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-description",
         help="what the model was trained on, for the metadata (default: from the run)",
     )
+    export.add_argument(
+        "--detector",
+        type=Path,
+        metavar="TOML",
+        help="a settings file whose [detector] the model carries as defaults",
+    )
     export.set_defaults(run=_cmd_export)
 
     info = commands.add_parser("info", help="print what a gru_edge .tflite file holds")
@@ -376,6 +384,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--streaming", action="store_true")
     evaluation.add_argument("--hours", type=float, default=1.0, help="stream length (default 1)")
     evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument(
+        "--split",
+        choices=["test", "validation"],
+        default="test",
+        help="validation: to tune on, keeping the test figures honest",
+    )
+    evaluation.add_argument(
+        "--detector",
+        type=Path,
+        metavar="TOML",
+        help="a settings file whose [detector] replaces the model's",
+    )
     evaluation.add_argument("--threads", type=int, default=1)
     evaluation.set_defaults(run=_cmd_eval)
 

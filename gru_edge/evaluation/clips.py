@@ -21,8 +21,8 @@ from gru_edge.training.report import classification_metrics
 MODES = ("reset", "carried")
 
 
-def test_clips(model: StreamingModel, data_dir: str | Path) -> Dataset:
-    """The dataset at `data_dir` with the model's labels; its test split is what is scored."""
+def test_clips(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
+    """The dataset at `data_dir` with the model's labels; `split` is what is scored."""
     words = tuple(label for label in model.labels if not label.startswith("_"))
     dataset = load_dataset(data_dir, DataConfig(words=words), model.metadata.features.sample_rate)
     if dataset.labels != model.labels:
@@ -50,13 +50,17 @@ def decisions(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarray
 
 
 def clip_accuracy(
-    model_path: str | Path, data_dir: str | Path, num_threads: int = 1, seed: int = 0
+    model_path: str | Path,
+    data_dir: str | Path,
+    num_threads: int = 1,
+    seed: int = 0,
+    split: str = "test",
 ) -> dict:
-    """Accuracy, per class and confusion matrix, in both modes, on the test clips (played
-    in a seeded random order when the state is carried)."""
+    """Accuracy, per class and confusion matrix, in both modes, on the clips of `split`
+    (played in a seeded random order when the state is carried)."""
     model = StreamingModel(model_path, num_threads=num_threads)
-    dataset = test_clips(model, data_dir)
-    clips = dataset.clips["test"]
+    dataset = test_clips(model, data_dir, split)
+    clips = dataset.clips[split]
     stream = AudioStream(model)
     order = {
         "reset": np.arange(len(clips)),
@@ -65,6 +69,7 @@ def clip_accuracy(
     return {
         "model": str(model_path),
         "data": str(data_dir),
+        "split": split,
         "layout": dataset.index.layout,
         "skipped": [{"path": p, "reason": r} for p, r in clips.skipped],
         **{

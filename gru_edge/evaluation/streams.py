@@ -1,12 +1,13 @@
 """Streaming evaluation: false accepts per hour and false rejects, the way a device listens.
 
-A long stream is built from the dataset's test split (seeded): background noise from the test
-part of the noise recordings, at a random level that changes every few seconds, with test
-keyword clips and unknown-word clips placed at random times, and the true time of every
-keyword recorded. The real runtime (front end, TFLite model, state never reset) scores it once;
-the detector then runs over those scores at every threshold of a sweep. A detection of the
-right keyword from the start of its clip to `tolerance` after the end of the word is a hit; any
-other detection is a false accept; a keyword without a hit is a miss.
+A long stream is built from the dataset's test split (or, for tuning, its validation split;
+seeded): background noise from that split's part of the noise recordings, at a random level
+that changes every few seconds, with the split's keyword clips and unknown-word clips placed at
+random times, and the true time of every keyword recorded. The real runtime (front end, TFLite
+model, state never reset) scores it once; the detector then runs over those scores at every
+threshold of a sweep. A detection of the right keyword from the start of its clip to
+`tolerance` after the end of the word is a hit; any other detection is a false accept; a
+keyword without a hit is a miss.
 """
 
 from __future__ import annotations
@@ -46,26 +47,31 @@ def word_end(clip: np.ndarray, sample_rate: int) -> float:
     return (loud[-1] + 1) * hop / sample_rate
 
 
-def stream_dataset(model: StreamingModel, data_dir: str | Path) -> Dataset:
-    """The test split with the model's keywords and every unknown-word clip of that split."""
+def stream_dataset(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
+    """The dataset with the model's keywords and every unknown-word clip of each split."""
     words = tuple(label for label in model.labels if not label.startswith("_"))
     config = DataConfig(words=words, silence_percentage=0.0, unknown_percentage=100.0)
     dataset = load_dataset(data_dir, config, model.metadata.features.sample_rate)
-    if not any(len(n) for n in dataset.noise["test"]):
-        raise GruEdgeError(f"{data_dir}: no background noise for the test streams")
+    if not any(len(n) for n in dataset.noise[split]):
+        raise GruEdgeError(f"{data_dir}: no background noise for the {split} streams")
     return dataset
 
 
 def build_stream(
-    dataset: Dataset, hours: float, seed: int, sample_rate: int, segment_seconds: float = 60.0
+    dataset: Dataset,
+    hours: float,
+    seed: int,
+    sample_rate: int,
+    segment_seconds: float = 60.0,
+    split: str = "test",
 ) -> Iterator[tuple[np.ndarray, list[Occurrence]]]:
-    """The stream in segments: (audio, the keywords that start in it), seeded."""
+    """The stream of `split` in segments: (audio, the keywords that start in it), seeded."""
     rng = np.random.default_rng(seed)
-    clips = dataset.clips["test"]
+    clips = dataset.clips[split]
     unknown = dataset.labels.index(UNKNOWN)
     keyword_ids = np.nonzero(clips.labels > unknown)[0]
     unknown_ids = np.nonzero(clips.labels == unknown)[0]
-    noise = [n for n in dataset.noise["test"] if len(n) > sample_rate]
+    noise = [n for n in dataset.noise[split] if len(n) > sample_rate]
     total = int(hours * 3600 * sample_rate)
     segment = int(segment_seconds * sample_rate)
     queue = _cycle(keyword_ids, rng)
@@ -123,14 +129,20 @@ def _background(
 
 
 def score_stream(
-    model_path: str | Path, data_dir: str | Path, hours: float, seed: int = 0, num_threads: int = 1
+    model_path: str | Path,
+    data_dir: str | Path,
+    hours: float,
+    seed: int = 0,
+    num_threads: int = 1,
+    split: str = "test",
 ) -> tuple[np.ndarray, list[Occurrence], StreamingModel]:
     """The model's scores for every frame of the stream, the keywords in it, the model."""
     model = StreamingModel(model_path, num_threads=num_threads)
-    dataset = stream_dataset(model, data_dir)
+    dataset = stream_dataset(model, data_dir, split)
     stream = AudioStream(model)
     scores, occurrences = [], []
-    for audio, found in build_stream(dataset, hours, seed, model.metadata.features.sample_rate):
+    sample_rate = model.metadata.features.sample_rate
+    for audio, found in build_stream(dataset, hours, seed, sample_rate, split=split):
         scores.append(stream.accept(audio))
         occurrences += found
     return np.concatenate(scores), occurrences, model

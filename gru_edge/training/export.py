@@ -13,6 +13,7 @@ to a report beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -29,7 +30,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from gru_edge import __version__
 from gru_edge.atomicfile import atomic_path, write_text
-from gru_edge.config import Config
+from gru_edge.config import Config, DetectorConfig
 from gru_edge.errors import GruEdgeError
 from gru_edge.features import FeatureExtractor, log_mel
 from gru_edge.modelfile import METADATA_NAME, QUANTIZATIONS, ModelMetadata, StateTensor
@@ -356,15 +357,19 @@ def export(
     tflite_runtime_python: str | Path | None = None,
     data_description: str | None = None,
     stream_minutes: float = STREAM_MINUTES,
+    detector: DetectorConfig | None = None,
     log=print,
 ) -> dict:
-    """Exports one file per quantization and writes the report; returns the report."""
+    """Exports one file per quantization and writes the report; returns the report.
+    `detector` replaces the run's detector settings as the defaults the files carry."""
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
         raise ExportError(f"unknown quantization {unknown}; choose from {list(QUANTIZATIONS)}")
     if chunk_frames < 1:
         raise ExportError("--chunk-frames must be at least 1")
     run = load_run(run_dir, data_dir)
+    if detector is not None:
+        run.config = dataclasses.replace(run.config, detector=detector)
     out = Path(out)
     paths = {
         q: out if len(quantizations) == 1 else out.with_name(f"{out.stem}.{q}{out.suffix}")
