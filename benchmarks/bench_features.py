@@ -15,15 +15,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # one core, as on a device that listens all day
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from common import environment, write_report  # noqa: E402
 
-import gru_edge  # noqa: E402
 from gru_edge.config import FeatureConfig  # noqa: E402
 from gru_edge.features import FeatureExtractor  # noqa: E402
 
@@ -61,14 +59,10 @@ def main() -> None:
     results = [measure(chunk, args.seconds, args.repeats) for chunk in args.chunks]
     report = {
         "benchmark": "numpy log-mel front end, single thread",
-        "gru_edge": gru_edge.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        **environment(),
         "results": results,
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.json, report)
     print("| chunk (samples) | µs per 10 ms, median | best |")
     print("|---:|---:|---:|")
     for r in results:

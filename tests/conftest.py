@@ -56,6 +56,24 @@ def tiny_run(tiny_data, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_sequence(tiny_run):
+    """The Keras model of `tiny_run` scoring every frame of whole sequences of features."""
+    import keras
+
+    from gru_edge.config import Config
+    from gru_edge.training.model import Mode, convert
+
+    config = Config.from_toml(tiny_run / "config.toml")
+    return convert(
+        keras.models.load_model(tiny_run / "best.keras"),
+        4,
+        config.features,
+        config.model,
+        Mode.SEQUENCE,
+    )
+
+
+@pytest.fixture(scope="session")
 def tiny_models(tiny_run, tmp_path_factory) -> tuple[dict, Path]:
     """`tiny_run` exported in every quantization, one frame a chunk: (report, base path);
     the files are tiny.float32.tflite, tiny.int8.tflite, ... beside the base path."""

@@ -27,12 +27,10 @@ def int8_model(tiny_models):
     return out.with_name("tiny.int8.tflite")
 
 
-def test_clip_accuracy_through_the_runtime_decides_as_keras_does(tiny_models, tiny_run, tiny_data):
-    import keras
-
-    from gru_edge.config import Config
+def test_clip_accuracy_through_the_runtime_decides_as_keras_does(
+    tiny_models, tiny_sequence, tiny_data
+):
     from gru_edge.features import log_mel
-    from gru_edge.training.model import Mode, convert
 
     _, out = tiny_models
     float32 = out.with_name("tiny.float32.tflite")
@@ -42,15 +40,7 @@ def test_clip_accuracy_through_the_runtime_decides_as_keras_does(tiny_models, ti
     assert set(result["carried"]["per_class"]) == {"_silence_", "_unknown_", "yes", "no"}
     model = StreamingModel(float32)
     clips = stream_dataset(model, tiny_data).clips["test"]
-    config = Config.from_toml(tiny_run / "config.toml")
-    sequence = convert(
-        keras.models.load_model(tiny_run / "best.keras"),
-        4,
-        config.features,
-        config.model,
-        Mode.SEQUENCE,
-    )
-    expected = sequence(np.stack([log_mel(a / 32768.0) for a in clips.audio])).numpy()
+    expected = tiny_sequence(np.stack([log_mel(a / 32768.0) for a in clips.audio])).numpy()
     runtime = decisions(AudioStream(model), clips.audio, reset=True)
     np.testing.assert_array_equal(runtime, expected[:, -1].argmax(axis=1))
 
@@ -108,42 +98,13 @@ def test_operating_points_take_the_best_threshold_within_the_limit():
 
 
 def test_eval_command_writes_its_report_and_plots(int8_model, tiny_data, tmp_path, capsys):
-    assert (
-        main(
-            [
-                "eval",
-                str(int8_model),
-                "--data",
-                str(tiny_data),
-                "--json",
-                str(tmp_path / "clips.json"),
-                "--plots",
-                str(tmp_path / "plots"),
-            ]
-        )
-        == 0
-    )
+    base = ["eval", str(int8_model), "--data", str(tiny_data), "--plots", str(tmp_path / "plots")]
+    assert main([*base, "--json", str(tmp_path / "clips.json")]) == 0
     assert "| **all** | 6 |" in capsys.readouterr().out
     assert json.loads((tmp_path / "clips.json").read_text())["reset"]["clips"] == 6
     assert (tmp_path / "plots" / "confusion_carried.png").stat().st_size > 1000
-    assert (
-        main(
-            [
-                "eval",
-                str(int8_model),
-                "--data",
-                str(tiny_data),
-                "--streaming",
-                "--hours",
-                "0.02",
-                "--json",
-                str(tmp_path / "stream.json"),
-                "--plots",
-                str(tmp_path / "plots"),
-            ]
-        )
-        == 0
-    )
+    stream = [*base, "--streaming", "--hours", "0.02", "--json", str(tmp_path / "stream.json")]
+    assert main(stream) == 0
     result = json.loads((tmp_path / "stream.json").read_text())
     assert result["hours"] == 0.02 and set(result["keywords"]) == {"yes", "no"}
     thresholds = [p["threshold"] for p in result["det"]]
