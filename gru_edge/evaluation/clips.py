@@ -21,7 +21,7 @@ from gru_edge.training.report import classification_metrics
 MODES = ("reset", "carried")
 
 
-def test_clips(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
+def evaluation_dataset(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
     """The dataset at `data_dir` with the model's labels; `split` is what is scored."""
     words = tuple(label for label in model.labels if not label.startswith("_"))
     dataset = load_dataset(data_dir, DataConfig(words=words), model.metadata.features.sample_rate)
@@ -59,7 +59,7 @@ def clip_accuracy(
     """Accuracy, per class and confusion matrix, in both modes, on the clips of `split`
     (played in a seeded random order when the state is carried)."""
     model = StreamingModel(model_path, num_threads=num_threads)
-    dataset = test_clips(model, data_dir, split)
+    dataset = evaluation_dataset(model, data_dir, split)
     clips = dataset.clips[split]
     stream = AudioStream(model)
     order = {
