@@ -225,6 +225,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         json_out=args.json_out,
         plots=args.plots,
         num_threads=args.threads,
+        split=args.split,
+        detector=Config.from_toml(args.detector).detector if args.detector else None,
     )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gru_edge.cli import main
-from gru_edge.evaluation.clips import clip_accuracy, decisions
+from gru_edge.evaluation.clips import clip_accuracy, decisions, evaluation_dataset
 from gru_edge.evaluation.streams import (
     Occurrence,
     build_stream,
@@ -110,3 +110,22 @@ def test_eval_command_writes_its_report_and_plots(int8_model, tiny_data, tmp_pat
     thresholds = [p["threshold"] for p in result["det"]]
     assert thresholds == sorted(thresholds) and len(thresholds) > 20
     assert (tmp_path / "plots" / "det.png").stat().st_size > 1000
+
+
+def test_eval_measures_the_validation_split_and_other_detector_settings(
+    int8_model, tiny_data, tmp_path
+):
+    settings = tmp_path / "detector.toml"
+    settings.write_text("[detector]\nthreshold = 0.35\nsmoothing_ms = 200.0\n")
+    out = tmp_path / "validation.json"
+    streaming = ["--streaming", "--hours", "0.02", "--split", "validation"]
+    args = ["eval", str(int8_model), "--data", str(tiny_data), "--json", str(out)]
+    assert main([*args, *streaming, "--detector", str(settings)]) == 0
+    result = json.loads(out.read_text())
+    assert result["split"] == "validation"
+    assert result["detector"]["threshold"] == 0.35 and result["detector"]["smoothing_ms"] == 200
+    assert main([*args, "--split", "validation"]) == 0
+    validation = evaluation_dataset(StreamingModel(int8_model), tiny_data, "validation")
+    result = json.loads(out.read_text())
+    assert result["split"] == "validation"
+    assert result["reset"]["clips"] == len(validation.clips["validation"].audio) != 6

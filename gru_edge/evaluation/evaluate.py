@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from gru_edge.atomicfile import write_text
+from gru_edge.config import DetectorConfig
 from gru_edge.evaluation.clips import clip_accuracy
 from gru_edge.evaluation.report import clip_table, plot_clip_confusions, plot_det, stream_table
 from gru_edge.evaluation.streams import score_stream, sweep
@@ -21,19 +22,24 @@ def evaluate(
     json_out: str | Path | None = None,
     plots: str | Path | None = None,
     num_threads: int = 1,
+    split: str = "test",
+    detector: DetectorConfig | None = None,
     log=print,
 ) -> dict:
+    """`split` "validation" is for tuning (the test figures stay honest); `detector` replaces
+    the settings the model carries, to try others without a new export."""
     if streaming:
-        scores, occurrences, loaded = score_stream(model, data, hours, seed, num_threads)
+        scores, occurrences, loaded = score_stream(model, data, hours, seed, num_threads, split)
         result = {
             "model": str(model),
             "data": str(data),
+            "split": split,
             "seed": seed,
-            **sweep(scores, occurrences, loaded, hours, loaded.metadata.detector),
+            **sweep(scores, occurrences, loaded, hours, detector or loaded.metadata.detector),
         }
         table = stream_table(result)
     else:
-        result = clip_accuracy(model, data, num_threads, seed)
+        result = clip_accuracy(model, data, num_threads, seed, split)
         table = clip_table(result)
     log(table)
     if json_out:
