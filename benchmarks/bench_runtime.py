@@ -4,7 +4,7 @@ For each model and audio block size, feeds a minute of audio (speech-like noise)
 KeywordSpotter (front end + model + detector, Python included, a decision every 10 ms) and
 reports the median of several runs, with the model's invoke time alone beside it; then, per
 model, the time from process start to the first decision, and the peak resident memory of a
-`gru-edge stream MODEL FILE` process.
+`gru-edge stream MODEL -` process fed raw PCM.
 
 With `--window MODEL` (the same trained model exported with a chunk of 98 frames, one second)
 it also measures the way most wake-word engines run their model: the whole last second
@@ -27,12 +27,10 @@ import argparse  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-import soundfile  # noqa: E402
 from common import environment, write_report  # noqa: E402
 
 from gru_edge.runtime.spotter import KeywordSpotter  # noqa: E402
@@ -125,19 +123,22 @@ def startup_seconds(model: Path) -> float:
 
 
 def peak_memory(model: Path, audio: np.ndarray) -> float:
-    """Peak resident memory (MB) of a process running `gru-edge stream MODEL FILE`."""
-    with tempfile.TemporaryDirectory() as folder:
-        wav = Path(folder) / "audio.wav"
-        soundfile.write(wav, audio, SAMPLE_RATE, subtype="PCM_16")
-        code = (
-            "import resource, sys; from gru_edge.cli import main; "
-            f"main(['stream', {str(model)!r}, {str(wav)!r}]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", code], check=True, capture_output=True, text=True
-        )
-    return int(result.stderr.strip().splitlines()[-1]) / 1024
+    """Peak resident memory (MB) of `gru-edge stream MODEL -` fed the audio as raw 16-bit PCM
+    on stdin, the way a device pipes `arecord` into it: the steady state of an always-on
+    spotter, which a whole file read into memory would hide."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so the
+    # child would report this (larger) benchmark process's peak.
+    code = (
+        "import re, sys; from gru_edge.cli import main; "
+        f"main(['stream', {str(model)!r}, '-']); "
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1], "
+        "file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input=pcm, check=True, capture_output=True
+    )
+    return int(result.stderr.decode().strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:
