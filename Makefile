@@ -78,9 +78,11 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py
 	@if [ -d "$(DATA)" ]; then \
-		$(BIN)/gru-edge export $(SHIPPED_RUN) --data $(DATA) --out $(WINDOW).tflite \
+		mkdir -p $(dir $(WINDOW)) && \
+		{ $(BIN)/gru-edge export $(SHIPPED_RUN) --data $(DATA) --out $(WINDOW).tflite \
 			--quant float32 int8 --chunk-frames 98 --detector $(SHIPPED_RUN)/detector.toml \
-			>/dev/null 2>&1 && \
+			>$(WINDOW).log 2>&1 || \
+			{ echo "exporting the window model failed: see $(WINDOW).log"; exit 1; }; } && \
 		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite \
 			$(SHIPPED).int8.tflite --window $(WINDOW).float32.tflite $(WINDOW).int8.tflite; \
 	else \
