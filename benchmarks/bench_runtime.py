@@ -33,9 +33,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from common import environment, write_report  # noqa: E402
 
+from gru_edge.audio import SAMPLE_RATE  # noqa: E402
 from gru_edge.runtime.spotter import KeywordSpotter  # noqa: E402
-
-SAMPLE_RATE = 16000
 
 
 def test_audio(seconds: float) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import gru_edge
+from gru_edge.atomicfile import write_text
 
 
 def environment() -> dict:
@@ -22,4 +23,4 @@ def environment() -> dict:
 
 def write_report(path: Path, report: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_text(path, json.dumps(report, indent=2) + "\n")

@@ -31,7 +31,7 @@ def main() -> None:
     source = WavSource(args.wav)
     print(
         f"gru_edge demo: {spotter.model_path.name} listening to {args.wav.name} "
-        f"({len(source.samples) / 16000:.1f} s)"
+        f"({len(source.samples) / source.sample_rate:.1f} s)"
     )
     scores, detections = [], []
     for block in source:
@@ -55,6 +55,7 @@ def plot_timeline(audio, scores, detections, spotter: KeywordSpotter, path: Path
     hop = meta.features.hop_ms / 1000
     frame_end = meta.features.window_ms / 1000
     times = np.arange(len(scores)) * hop + frame_end
+    spotter.detector.reset()  # smooth the whole recording from its start, not the stream's end
     smoothed = spotter.detector.smooth(scores) if len(scores) else scores
     figure, (wave, lines) = plt.subplots(
         2, 1, figsize=(12, 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]}

@@ -57,7 +57,7 @@ def prepare_audio(
             f"{source}: expected samples of shape (frames,) or (frames, channels), "
             f"got {samples.shape}"
         )
-    if samples.shape[0] == 0 or samples.size == 0:
+    if samples.size == 0:
         raise AudioError(f"{source}: holds no audio (0 samples)")
     bad = ~np.isfinite(samples)
     if bad.any():

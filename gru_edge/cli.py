@@ -20,7 +20,7 @@ import numpy as np
 
 from gru_edge import __version__
 from gru_edge.audio import read_audio
-from gru_edge.config import Config
+from gru_edge.config import Config, DetectorConfig
 from gru_edge.errors import GruEdgeError
 from gru_edge.features import log_mel
 from gru_edge.modelfile import QUANTIZATIONS
@@ -32,6 +32,11 @@ from gru_edge.runtime.stream import StreamingModel
 
 def _load_config(path: Path | None) -> Config:
     return Config.from_toml(path) if path else Config()
+
+
+def _detector_settings(path: Path | None) -> DetectorConfig | None:
+    """The [detector] of a settings file, or None to keep the model's own."""
+    return Config.from_toml(path).detector if path else None
 
 
 def _cmd_config(args: argparse.Namespace) -> None:
@@ -72,7 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    detector = Config.from_toml(args.detector).detector if args.detector else None
+    detector = _detector_settings(args.detector)
     _training_module("export").export(
         args.run_dir,
         args.out,
@@ -226,7 +231,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
         plots=args.plots,
         num_threads=args.threads,
         split=args.split,
-        detector=Config.from_toml(args.detector).detector if args.detector else None,
+        detector=_detector_settings(args.detector),
     )
 
 

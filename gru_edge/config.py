@@ -18,6 +18,7 @@ from typing import Any
 
 import tomli_w
 
+from gru_edge.atomicfile import write_text
 from gru_edge.errors import ConfigError
 
 
@@ -241,7 +242,7 @@ class Config:
         return tomli_w.dumps(self.to_dict())
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.to_toml(), encoding="utf-8")
+        write_text(path, self.to_toml())
 
 
 def _require(condition: bool, key: str, problem: str) -> None:

@@ -21,19 +21,33 @@ from gru_edge.training.report import classification_metrics
 MODES = ("reset", "carried")
 
 
+def model_keywords(model: StreamingModel) -> tuple[str, ...]:
+    """The model's labels that are words (not `_silence_` or `_unknown_`)."""
+    return tuple(label for label in model.labels if not label.startswith("_"))
+
+
+def model_dataset(
+    model: StreamingModel, data_dir: str | Path, split: str, **data_settings
+) -> Dataset:
+    """The `split` of the dataset at `data_dir`, with the model's keywords and sample rate."""
+    config = DataConfig(words=model_keywords(model), **data_settings)
+    return load_dataset(data_dir, config, model.metadata.features.sample_rate, (split,))
+
+
 def evaluation_dataset(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
     """The dataset at `data_dir` with the model's labels; `split` is what is scored."""
-    words = tuple(label for label in model.labels if not label.startswith("_"))
-    dataset = load_dataset(data_dir, DataConfig(words=words), model.metadata.features.sample_rate)
+    dataset = model_dataset(model, data_dir, split)
     if dataset.labels != model.labels:
         raise GruEdgeError(
             f"the model's labels {list(model.labels)} are not the dataset's "
             f"classes {list(dataset.labels)}"
         )
-    if not len(dataset.clips["test"]):
-        raise GruEdgeError(
-            f"{data_dir} has no test clips (testing_list.txt, or the official test archive layout)"
-        )
+    if not len(dataset.clips[split]):
+        where = {
+            "test": "testing_list.txt, or the official test archive layout",
+            "validation": "validation_list.txt",
+        }
+        raise GruEdgeError(f"{data_dir} has no {split} clips ({where[split]})")
     return dataset
 
 

@@ -48,8 +48,10 @@ def evaluate(
     if plots:
         folder = Path(plots)
         folder.mkdir(parents=True, exist_ok=True)
-        written = [folder / "det.png"] if streaming else plot_clip_confusions(result, folder)
         if streaming:
+            written = [folder / "det.png"]
             plot_det(result, written[0])
+        else:
+            written = plot_clip_confusions(result, folder)
         log("wrote " + ", ".join(str(p) for p in written))
     return result

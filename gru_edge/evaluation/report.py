@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gru_edge.evaluation.clips import MODES
 from gru_edge.training.report import plot_confusion, save_figure
 
 
@@ -14,7 +15,7 @@ def clip_table(result: dict) -> str:
         "|---|---:|---:|---:|",
     ]
     for label in labels:
-        reset, carried = (result[m]["per_class"][label] for m in ("reset", "carried"))
+        reset, carried = (result[m]["per_class"][label] for m in MODES)
         rows.append(
             f"| {label} | {reset['count']} | {_pct(reset['accuracy'])} | "
             f"{_pct(carried['accuracy'])} |"
@@ -83,12 +84,13 @@ def plot_det(result: dict, path: Path) -> None:
         linewidth=2.5,
         label="all keywords",
     )
-    axis.axvline(0.5, color="red", linestyle=":", linewidth=1)
-    axis.axhline(5, color="red", linestyle=":", linewidth=1)
+    target = {"color": "red", "linestyle": ":", "linewidth": 1}
+    axis.axvline(result["frr_at_fa_per_hour"]["limit"]["fa_per_hour"], **target)
+    axis.axhline(result["fa_per_hour_at_frr"]["limit"]["frr"] * 100, **target)
     axis.set_xscale("log")
     axis.set_xlabel("false accepts per hour")
     axis.set_ylabel("false rejection rate (%)")
-    axis.set_title(f"DET over {result['hours']:g} h of test stream")
+    axis.set_title(f"DET over {result['hours']:g} h of {result['split']} stream")
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=7, ncol=2)
     save_figure(figure, path)
@@ -97,7 +99,7 @@ def plot_det(result: dict, path: Path) -> None:
 def plot_clip_confusions(result: dict, folder: Path) -> list[Path]:
     labels = tuple(result["reset"]["per_class"])
     paths = []
-    for mode in ("reset", "carried"):
+    for mode in MODES:
         path = folder / f"confusion_{mode}.png"
         plot_confusion(
             result[mode]["confusion"],

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gru_edge.config import DataConfig, DetectorConfig
+from gru_edge.config import DetectorConfig
 from gru_edge.errors import GruEdgeError
+from gru_edge.evaluation.clips import model_dataset, model_keywords
 from gru_edge.runtime.detector import Detection, Detector
 from gru_edge.runtime.stream import AudioStream, StreamingModel
-from gru_edge.training.data import UNKNOWN, Dataset, load_dataset
+from gru_edge.training.data import UNKNOWN, Dataset
 
 THRESHOLDS = np.round(np.concatenate([np.arange(0.10, 0.90, 0.05), np.arange(0.90, 1.0, 0.01)]), 3)
 FA_PER_HOUR = 0.5
@@ -48,10 +49,10 @@ def word_end(clip: np.ndarray, sample_rate: int) -> float:
 
 
 def stream_dataset(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
-    """The dataset with the model's keywords and every unknown-word clip of each split."""
-    words = tuple(label for label in model.labels if not label.startswith("_"))
-    config = DataConfig(words=words, silence_percentage=0.0, unknown_percentage=100.0)
-    dataset = load_dataset(data_dir, config, model.metadata.features.sample_rate)
+    """The `split` of the dataset with the model's keywords and every unknown-word clip."""
+    dataset = model_dataset(
+        model, data_dir, split, silence_percentage=0.0, unknown_percentage=100.0
+    )
     if not any(len(n) for n in dataset.noise[split]):
         raise GruEdgeError(f"{data_dir}: no background noise for the {split} streams")
     return dataset
@@ -184,7 +185,7 @@ def sweep(
 ) -> dict:
     """FRR and false accepts per hour at every threshold, overall and per keyword; the DET
     operating points; latencies at the model's own threshold."""
-    keywords = [label for label in model.labels if not label.startswith("_")]
+    keywords = model_keywords(model)
     counts = {k: sum(o.keyword == k for o in occurrences) for k in keywords}
     points = []
     for threshold in [*THRESHOLDS, detector.threshold]:

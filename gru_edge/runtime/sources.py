@@ -178,7 +178,7 @@ class MicrophoneSource(Source):
         sample_rate: int = SAMPLE_RATE,
         queue_seconds: float = 10.0,
     ) -> None:
-        self.sd = sd = _sounddevice()
+        sd = _sounddevice()
         self.device = self._resolve(device)
         info = sd.query_devices(self.device, "input")
         rate = sample_rate

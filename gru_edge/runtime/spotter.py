@@ -10,6 +10,7 @@ Ctrl-C ends `run` cleanly: the source is closed and `run` returns.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
@@ -56,9 +57,7 @@ class KeywordSpotter:
         metadata = self.stream.model.metadata
         config = detector or metadata.detector
         if threshold is not None:
-            config = DetectorConfig(
-                config.smoothing_ms, threshold, config.min_duration_ms, config.refractory_ms
-            )
+            config = dataclasses.replace(config, threshold=threshold)
         self.detector = Detector(metadata.labels, config, metadata.features, thresholds)
         self.seconds_heard = 0.0
 

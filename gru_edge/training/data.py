@@ -74,7 +74,6 @@ class Clips:
 
     audio: np.ndarray
     labels: np.ndarray
-    sources: list[str]
     skipped: list[tuple[str, str]]  # (path, reason) of the files that could not be read
 
     def __len__(self) -> int:
@@ -182,11 +181,10 @@ def _read_list(path: Path) -> set[str] | None:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
 
-def _noise_of_split(path: Path, split: str, config: DataConfig, sample_rate: int) -> np.ndarray:
-    """The part of a background-noise file that belongs to `split`: each file is cut in time
+def _noise_of_split(noise: np.ndarray, split: str, config: DataConfig) -> np.ndarray:
+    """The part of a background-noise recording that belongs to `split`: each is cut in time
     by the split percentages (training first), so silence and noise heard in validation and
     test were never heard in training."""
-    noise = read_audio(path, sample_rate)
     train_end = 100 - config.validation_percentage - config.testing_percentage
     low, high = {
         "train": (0, train_end),
@@ -224,22 +222,23 @@ class Dataset:
         return [item for clips in self.clips.values() for item in clips.skipped]
 
 
-def load_dataset(root: str | Path, config: DataConfig, sample_rate: int) -> Dataset:
-    """Indexes `root`, then decodes every split once (noise first: silence is cut from it)."""
+def load_dataset(
+    root: str | Path, config: DataConfig, sample_rate: int, splits: tuple[str, ...] = SPLITS
+) -> Dataset:
+    """Indexes `root`, then decodes the clips of `splits` once (noise first: silence is cut
+    from it); a split's clips and noise are the same whichever other splits are loaded."""
     index = index_dataset(root, config)
     if index.noise_files:
-        noise = {
-            split: [_noise_of_split(p, split, config, sample_rate) for p in index.noise_files]
-            for split in SPLITS
-        }
+        recordings = [read_audio(path, sample_rate) for path in index.noise_files]
+        noise = {split: [_noise_of_split(n, split, config) for n in recordings] for split in splits}
         source = f"{len(index.noise_files)} files in {NOISE_FOLDER}/"
     else:
         noise = {
-            split: synthetic_noise(60.0, sample_rate, config.seed + i)
-            for i, split in enumerate(SPLITS)
+            split: synthetic_noise(60.0, sample_rate, config.seed + SPLITS.index(split))
+            for split in splits
         }
         source = f"generated white and pink noise (no {NOISE_FOLDER}/ folder)"
-    clips = {split: load_clips(index, split, config, sample_rate, noise[split]) for split in SPLITS}
+    clips = {split: load_clips(index, split, config, sample_rate, noise[split]) for split in splits}
     return Dataset(index, clips, noise, source)
 
 
@@ -278,21 +277,19 @@ def load_clips(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         decoded = dict(zip(files, pool.map(decode, files), strict=True))
     rng = np.random.default_rng([config.seed, SPLITS.index(split)])
-    audio, labels, sources, skipped = [], [], [], []
+    audio, labels, skipped = [], [], []
     for ref in refs:
         if ref.path is None:
             samples = _silence_clip(noise, length, config.silence_dbfs, rng, split)
-            source = "generated silence"
         elif isinstance(decoded[ref.path], str):
             skipped.append((str(ref.path), decoded[ref.path]))
             continue
         else:
-            samples, source = decoded[ref.path], str(ref.path)
+            samples = decoded[ref.path]
         audio.append(np.clip(np.round(samples * 32767), -32768, 32767).astype(np.int16))
         labels.append(index.labels.index(ref.label))
-        sources.append(source)
     audio = np.stack(audio) if audio else np.zeros((0, length), np.int16)
-    return Clips(audio, np.asarray(labels, np.int32), sources, skipped)
+    return Clips(audio, np.asarray(labels, np.int32), skipped)
 
 
 def _silence_clip(

@@ -38,8 +38,9 @@ from gru_edge.runtime.stream import StreamingModel
 from gru_edge.training.data import Clips, Dataset, load_dataset
 from gru_edge.training.model import Mode, convert, state_specs
 
-FORBIDDEN_OPS = {"WHILE", "CUSTOM", "DELEGATE"}
+FORBIDDEN_OPS = {"WHILE", "DELEGATE", "(subgraphs)"}  # and every CUSTOM op
 STREAM_MINUTES = 10.0
+UNCHECKED = {"ai_edge_litert": "yes", "tflite_runtime": "not checked"}  # where a file runs
 CALIBRATION_CHUNKS = 1000
 
 
@@ -151,9 +152,7 @@ def op_census(flatbuffer: bytes) -> dict[str, int]:
 
 def check_ops(census: dict[str, int], quantization: str) -> None:
     """Refuses what the device interpreters cannot run fast or at all: loops, Flex, custom."""
-    bad = sorted(
-        op for op in census if op in FORBIDDEN_OPS or op.startswith("CUSTOM") or op == "(subgraphs)"
-    )
+    bad = sorted(op for op in census if op in FORBIDDEN_OPS or op.startswith("CUSTOM"))
     if bad:
         raise ExportError(
             f"the {quantization} model contains {bad}: the streaming model must "
@@ -378,22 +377,24 @@ def export(
     log(f"exporting {run.run_dir} ({', '.join(quantizations)}, {chunk_frames} frame(s) a chunk)")
     dataset = load_dataset(run.data_root, run.config.data, run.config.features.sample_rate)
     streaming = streaming_keras_model(run, chunk_frames)
-    float_model = _with_metadata(
-        to_tflite(streaming, "float32"), run, chunk_frames, "float32", {}, data_description
-    )
+    float32 = to_tflite(streaming, "float32")
     calibration = None
     if "int8" in quantizations:
         log("calibrating int8 on streamed training audio and the float model's states")
+        float_model = _with_metadata(float32, run, chunk_frames, "float32", {}, data_description)
         calibration = calibration_data(run, dataset, float_model, chunk_frames)
     log("computing the Keras model's scores on the validation and test clips and the stream")
     reference = keras_reference(run, dataset, stream_minutes)
 
     report = {"run": str(run.run_dir), "chunk_frames": chunk_frames, "variants": {}}
     for quantization in quantizations:
-        flatbuffer = to_tflite(streaming, quantization, calibration)
+        if quantization == "float32":
+            flatbuffer = float32
+        else:
+            flatbuffer = to_tflite(streaming, quantization, calibration)
         census = op_census(flatbuffer)
         check_ops(census, quantization)
-        runs_on = {"ai_edge_litert": "yes", "tflite_runtime": "not checked"}
+        runs_on = dict(UNCHECKED)
         model = _with_metadata(
             flatbuffer, run, chunk_frames, quantization, census, data_description, runs_on
         )
@@ -441,7 +442,7 @@ def _with_metadata(
         detector=run.config.detector,
         training_data=data_description or run.data_description,
         gru_edge_version=__version__,
-        runs_on=runs_on or {"ai_edge_litert": "yes", "tflite_runtime": "not checked"},
+        runs_on=runs_on or UNCHECKED,
         ops=census,
     )
     return embed_metadata(flatbuffer, metadata)

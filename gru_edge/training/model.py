@@ -81,33 +81,33 @@ def build_model(
             seed=seed,
             name="spec_augment",
         )(x)
-        x = _body(x, num_classes, model, causal=True)
+        x = _body(x, num_classes, model)
         return keras.Model(audio, x[:, -1, :], name="gru_kws_training")
     if mode is Mode.SEQUENCE:
         inputs = keras.Input((None, bins), name="features")
         x = keras.layers.Normalization(axis=-1, name="normalization")(inputs)
-        x = _body(x, num_classes, model, causal=True)
+        x = _body(x, num_classes, model)
         return keras.Model(
             inputs, keras.layers.Softmax(name="scores", dtype="float32")(x), name="gru_kws_sequence"
         )
     if mode is Mode.STATEFUL:
         inputs = keras.Input(batch_shape=(1, None, bins), name="features")
         x = keras.layers.Normalization(axis=-1, name="normalization")(inputs)
-        x = _body(x, num_classes, model, causal=False, stateful=True)
+        x = _body(x, num_classes, model, stateful=True)
         return keras.Model(
             inputs, keras.layers.Softmax(name="scores", dtype="float32")(x), name="gru_kws_stateful"
         )
     return _streaming_model(num_classes, features, model, chunk_frames)
 
 
-def _body(x, num_classes: int, model: ModelConfig, causal: bool, stateful: bool = False):
+def _body(x, num_classes: int, model: ModelConfig, stateful: bool = False):
     if model.conv_filters:
         conv = BufferedConv1D if stateful else keras.layers.Conv1D
         x = conv(
             model.conv_filters,
             model.conv_kernel,
             activation="relu",
-            padding="causal" if causal else "valid",
+            padding="valid" if stateful else "causal",  # BufferedConv1D keeps its own past
             name="conv",
         )(x)
     for i, units in enumerate(model.gru_units):

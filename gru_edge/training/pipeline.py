@@ -76,9 +76,9 @@ def training_batches(
 
 
 def evaluation_batches(clips: Clips, num_classes: int, batch_size: int) -> tf.data.Dataset:
-    """The clips as they are (no augmentation), (waveforms, one-hot labels), cached."""
+    """The clips as they are (no augmentation), (waveforms, one-hot labels)."""
     dataset = tf.data.Dataset.from_tensor_slices((clips.audio, clips.labels))
     dataset = dataset.map(
         lambda a, y: (tf.cast(a, tf.float32) / 32768.0, tf.one_hot(y, num_classes))
     )
-    return dataset.batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -105,7 +105,7 @@ def train(
     dataset = load_dataset(data_dir, config.data, config.features.sample_rate)
     _report_data(dataset, log)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.toml", config.to_toml())
+    config.save(run_dir / "config.toml")
 
     state = RunState.load(run_dir)
     settle(run_dir, state)
@@ -167,9 +167,9 @@ def _fit(
         state.epochs_done,
         training.epochs,
     )
-    validation_ds = evaluation_batches(
+    validation_ds = evaluation_batches(  # read every epoch: cached once decoded
         dataset.clips["validation"], len(labels), training.batch_size
-    )
+    ).cache()
     with strategy.scope():
         checkpoint = state.checkpoint_path(run_dir)
         if checkpoint:
