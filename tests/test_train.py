@@ -20,11 +20,6 @@ from gru_edge.training.checkpoints import RunState
 from gru_edge.training.train import train
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    return make_dataset(tmp_path_factory.mktemp("data") / "speech")
-
-
 @pytest.fixture
 def tiny_config(tmp_path) -> Path:
     path = tmp_path / "tiny.toml"
@@ -32,10 +27,11 @@ def tiny_config(tmp_path) -> Path:
     return path
 
 
-def test_a_run_writes_everything_it_promises(data, tiny_config, tmp_path):
+def test_a_run_writes_everything_it_promises(tiny_data, tiny_config, tmp_path):
     run = tmp_path / "run"
     assert (
-        main(["train", "--data", str(data), "--out", str(run), "--config", str(tiny_config)]) == 0
+        main(["train", "--data", str(tiny_data), "--out", str(run), "--config", str(tiny_config)])
+        == 0
     )
     for name in (
         "config.toml",
@@ -66,9 +62,9 @@ def test_a_run_writes_everything_it_promises(data, tiny_config, tmp_path):
     }
 
 
-def test_the_tiny_task_is_learned(data, tiny_config, tmp_path):
+def test_the_tiny_task_is_learned(tiny_data, tiny_config, tmp_path):
     metrics = train(
-        data, tmp_path / "run", Config.from_toml(tiny_config), epochs=10, log=lambda *_: None
+        tiny_data, tmp_path / "run", Config.from_toml(tiny_config), epochs=10, log=lambda *_: None
     )
     assert metrics["validation"]["accuracy"] >= 0.9  # 16 clips; chance is 0.25
     assert metrics["test"]["accuracy"] >= 0.75  # 8 clips
@@ -101,12 +97,12 @@ def _kill_when(process: subprocess.Popen, ready, timeout: float = 120.0) -> None
 
 
 @pytest.mark.parametrize("moment", ["before the first epoch", "mid-run"])
-def test_a_killed_run_resumes_from_its_last_complete_epoch(data, tmp_path, moment):
+def test_a_killed_run_resumes_from_its_last_complete_epoch(tiny_data, tmp_path, moment):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY.replace("epochs = 4", "epochs = 12"))
     run = tmp_path / "run"
     process = subprocess.Popen(
-        _train_command(data, run, config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _train_command(tiny_data, run, config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     if moment == "mid-run":
         _kill_when(process, lambda: RunState.load(run).epochs_done >= 3)
@@ -117,7 +113,18 @@ def test_a_killed_run_resumes_from_its_last_complete_epoch(data, tmp_path, momen
         keras.models.load_model(killed_at.checkpoint_path(run))
 
     assert (
-        main(["train", "--data", str(data), "--out", str(run), "--config", str(config), "--resume"])
+        main(
+            [
+                "train",
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(run),
+                "--config",
+                str(config),
+                "--resume",
+            ]
+        )
         == 0
     )
     state = RunState.load(run)
@@ -139,29 +146,31 @@ def _error(capsys, argv: list[str]) -> str:
     return err
 
 
-def test_bad_input_stops_before_training_with_a_clear_message(data, tiny_config, tmp_path, capsys):
+def test_bad_input_stops_before_training_with_a_clear_message(
+    tiny_data, tiny_config, tmp_path, capsys
+):
     run = str(tmp_path / "run")
     base = ["train", "--out", run, "--config", str(tiny_config)]
     assert "does not exist" in _error(capsys, [*base, "--data", str(tmp_path / "nowhere")])
     (tmp_path / "empty").mkdir()
     assert "holds no audio" in _error(capsys, [*base, "--data", str(tmp_path / "empty")])
     assert "no clips for keyword(s) ['marvin']" in _error(
-        capsys, [*base, "--data", str(data), "--words", "yes,marvin"]
+        capsys, [*base, "--data", str(tiny_data), "--words", "yes,marvin"]
     )
     bad = tmp_path / "bad.toml"
     bad.write_text("[training]\nepochz = 3\n")
     assert "unknown key(s) ['epochz'] in [training]" in _error(
-        capsys, ["train", "--data", str(data), "--out", run, "--config", str(bad)]
+        capsys, ["train", "--data", str(tiny_data), "--out", run, "--config", str(bad)]
     )
-    assert "holds no run to resume" in _error(capsys, [*base, "--data", str(data), "--resume"])
+    assert "holds no run to resume" in _error(capsys, [*base, "--data", str(tiny_data), "--resume"])
     assert not (tmp_path / "run" / "checkpoint").exists()
 
 
 def test_a_run_is_neither_overwritten_nor_resumed_with_other_settings(
-    data, tiny_config, tmp_path, capsys
+    tiny_data, tiny_config, tmp_path, capsys
 ):
     run = str(tmp_path / "run")
-    base = ["train", "--data", str(data), "--out", run, "--config", str(tiny_config)]
+    base = ["train", "--data", str(tiny_data), "--out", run, "--config", str(tiny_config)]
     assert main([*base, "--epochs", "2"]) == 0
     assert "already holds a run" in _error(capsys, [*base, "--epochs", "2"])
     differ = _error(capsys, [*base, "--epochs", "2", "--words", "yes,up", "--resume"])
