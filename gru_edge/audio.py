@@ -11,14 +11,18 @@ extra. Bad input raises `AudioError` naming the source and the problem; nothing 
 from __future__ import annotations
 
 import struct
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from gru_edge.errors import AudioError
+from gru_edge.extras import require
 
 SAMPLE_RATE = 16000
+# Full scale of 16-bit PCM: int16 / INT16_SCALE lies in [-1, 1), and back again exactly.
+INT16_SCALE = 32768.0
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 _ENCODING_NAMES = {
@@ -28,7 +32,6 @@ _ENCODING_NAMES = {
     0x0011: "IMA ADPCM",
     0x0055: "MP3",
 }
-_INSTALL_AUDIO = "pip install 'gru-edge[audio]'"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,25 @@ class _WavData:
     rate: int
     bits: int
     payload: memoryview
+
+
+def int16_to_float(samples: np.ndarray) -> np.ndarray:
+    """16-bit PCM values as float32 samples in [-1, 1) (exact)."""
+    return np.asarray(samples).astype(np.float32) / np.float32(INT16_SCALE)
+
+
+def float_to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples as 16-bit PCM, rounded and clipped as a 16-bit converter would."""
+    return np.clip(np.round(np.asarray(samples) * INT16_SCALE), -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+    """Writes mono float samples as a 16-bit PCM WAV file (Python's `wave` module)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(float_to_int16(samples).astype("<i2").tobytes())
 
 
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -74,13 +96,12 @@ def resample(samples: np.ndarray, rate: int, sample_rate: int, source: str = "au
     """Resamples mono float32 audio with soxr (high quality); a no-op at the same rate."""
     if rate == sample_rate:
         return samples
-    try:
-        import soxr
-    except ImportError:
-        raise AudioError(
-            f"{source}: is {rate} Hz and gru_edge needs {sample_rate} Hz; resampling needs soxr "
-            f"({_INSTALL_AUDIO}), or convert the file first: sox IN.wav -r {sample_rate} OUT.wav"
-        ) from None
+    soxr = require(
+        "soxr",
+        "audio",
+        f"{source}: is {rate} Hz and gru_edge needs {sample_rate} Hz; resampling it",
+        f", or convert the file first: sox IN.wav -r {sample_rate} OUT.wav",
+    )
     return soxr.resample(samples, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
 
 
@@ -109,13 +130,13 @@ def decode_file(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def _decode_with_soundfile(path: Path, reason: str) -> tuple[np.ndarray, int]:
-    try:
-        import soundfile
-    except (ImportError, OSError):  # OSError: the wheel without libsndfile, and no system copy
-        raise AudioError(
-            f"{path}: {reason}; reading it needs soundfile ({_INSTALL_AUDIO}), "
-            "or convert it: sox IN -r 16000 -b 16 -e signed-integer OUT.wav"
-        ) from None
+    soundfile = require(
+        "soundfile",
+        "audio",
+        f"{path}: {reason}; reading it",
+        ", or convert it: sox IN -r 16000 -b 16 -e signed-integer OUT.wav",
+        system_library="libsndfile1",
+    )
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.SoundFileError) as e:
@@ -184,7 +205,7 @@ def _frames(samples: np.ndarray, wav: _WavData) -> np.ndarray:
 
 _DECODERS = {
     (_PCM, 8): lambda w: _frames((np.frombuffer(w.payload, np.uint8) - 128.0) / 128.0, w),
-    (_PCM, 16): lambda w: _frames(np.frombuffer(w.payload, "<i2") / 2.0**15, w),
+    (_PCM, 16): lambda w: _frames(np.frombuffer(w.payload, "<i2") / INT16_SCALE, w),
     (_PCM, 24): _decode_int24,
     (_PCM, 32): lambda w: _frames(np.frombuffer(w.payload, "<i4") / 2.0**31, w),
     (_FLOAT, 32): lambda w: _frames(np.frombuffer(w.payload, "<f4"), w),

@@ -34,9 +34,16 @@ class ModelFileError(GruEdgeError):
     """A model file that gru_edge cannot use: the message says why and what to do."""
 
 
+def is_keyword(label: str) -> bool:
+    """Labels that start with "_" (`_silence_`, `_unknown_`) are classes a model knows but
+    never announces; every other label is a keyword."""
+    return not label.startswith("_")
+
+
 @dataclass(frozen=True)
 class StateTensor:
-    """A state carried from one invoke to the next: fed as `input`, returned as `output`."""
+    """A state carried from one invoke to the next: fed as `input`, returned as `output`.
+    The model builder names the streaming model's tensors with these; the file carries them."""
 
     input: str
     output: str
@@ -58,6 +65,15 @@ class ModelMetadata:
     ops: dict[str, int]  # builtin operator -> how many
     feature_input: str = "features"
     scores_output: str = "scores"
+    # Per-keyword thresholds calibrated at export to a false-accept rate (empty: use
+    # detector.threshold for every keyword), and how they were calibrated.
+    thresholds: dict[str, float] = dataclasses.field(default_factory=dict)
+    calibration: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        """The labels a detector announces, in model order."""
+        return tuple(label for label in self.labels if is_keyword(label))
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, **dataclasses.asdict(self)}, indent=1)

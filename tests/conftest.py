@@ -1,4 +1,8 @@
-"""Shared fixtures. The suite makes its own audio; it never needs a dataset or a microphone."""
+"""Shared fixtures. The suite makes its own audio; it never needs a dataset or a microphone.
+
+The device tier (tests/device) loads this file too: nothing here imports TensorFlow or
+soundfile before a fixture that needs it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
-from datasets import TINY, make_dataset, word_clip
-from signals import espeak
+from datasets import make_dataset, train_tiny, word_clip
+from signals import espeak, write_wav
 
 # TensorFlow's C++ start-up chatter would bury pytest's output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEVICE_MODELS = Path(__file__).parent / "device" / "models"
 
 
 @pytest.fixture(scope="session")
@@ -40,19 +45,7 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data, tmp_path_factory) -> Path:
     """A tiny model trained on `tiny_data` until it knows its words (about 15 s)."""
-    from gru_edge.config import Config
-    from gru_edge.training.train import train
-
-    root = tmp_path_factory.mktemp("tiny_run")
-    (root / "tiny.toml").write_text(TINY)
-    train(
-        tiny_data,
-        root / "run",
-        Config.from_toml(root / "tiny.toml"),
-        epochs=10,
-        log=lambda *_: None,
-    )
-    return root / "run"
+    return train_tiny(tiny_data, tmp_path_factory.mktemp("tiny_run") / "run")
 
 
 @pytest.fixture(scope="session")
@@ -87,14 +80,20 @@ def tiny_models(tiny_run, tmp_path_factory) -> tuple[dict, Path]:
         chunk_frames=1,
         tflite_runtime_python=os.environ.get("GRU_EDGE_TFLITE_RUNTIME_PYTHON"),
         stream_minutes=0.5,
-        log=lambda *_: None,
     )
     return report, out
 
 
 @pytest.fixture(scope="session")
+def committed_models() -> dict[str, Path]:
+    """The tiny model as committed for the device tier, quantization -> file: made by
+    tools/make_test_models.py (`make test-models`), trained as `tiny_run` is."""
+    return {q: DEVICE_MODELS / f"tiny.{q}.tflite" for q in ("float32", "int8")}
+
+
+@pytest.fixture(scope="session")
 def yes_no(tmp_path_factory) -> tuple[np.ndarray, Path]:
-    """Noise, "yes", noise, "no", noise in the tone words of `tiny_models` (5.5 s, 16 kHz):
+    """Noise, "yes", noise, "no", noise in the tone words of the tiny models (5.5 s, 16 kHz):
     the samples, and the same as a 16-bit WAV file."""
     rng = np.random.default_rng(7)
 
@@ -104,6 +103,4 @@ def yes_no(tmp_path_factory) -> tuple[np.ndarray, Path]:
     audio = np.concatenate(
         [quiet(1.0), word_clip("yes", rng), quiet(1.5), word_clip("no", rng), quiet(1.0)]
     ).astype(np.float32)
-    path = tmp_path_factory.mktemp("yes_no") / "yes_no.wav"
-    soundfile.write(path, audio, 16000, subtype="PCM_16")
-    return audio, path
+    return audio, write_wav(tmp_path_factory.mktemp("yes_no") / "yes_no.wav", audio)

@@ -1,4 +1,5 @@
-"""Small datasets in the Speech Commands layout, made of numpy signals, for the training tests.
+"""Small datasets in the Speech Commands layout, made of numpy signals, and the tiny model the
+tests train on them.
 
 Each "word" is a tone burst at its own frequency, at a random place and level in a 1 s clip
 over faint noise, ending late in the clip: a tiny model learns them in a few epochs.
@@ -6,10 +7,13 @@ over faint noise, ending late in the clip: a tiny model learns them in a few epo
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
-import soundfile
+from signals import write_wav
+
+from gru_edge.config import Config
 
 WORD_HZ = {"yes": 500.0, "no": 900.0, "up": 1400.0, "cat": 2000.0, "dog": 2600.0}
 
@@ -43,7 +47,7 @@ def make_dataset(
         for speaker in range(speakers):
             for i in range(clips_per_speaker):
                 name = f"{word}/spk{speaker:03d}_nohash_{i}.wav"
-                soundfile.write(root / name, word_clip(word, rng), 16000, subtype="PCM_16")
+                write_wav(root / name, word_clip(word, rng))
                 if speaker < 2:
                     validation.append(name)
                 elif speaker == 2:
@@ -54,10 +58,9 @@ def make_dataset(
     if noise:
         (root / "_background_noise_").mkdir()
         for i in range(2):
-            soundfile.write(
+            write_wav(
                 root / "_background_noise_" / f"noise{i}.wav",
                 rng.normal(0, 0.05, 16000 * 15).astype(np.float32),
-                16000,
             )
     return root
 
@@ -81,9 +84,25 @@ conv_filters = 8
 conv_kernel = 3
 gru_units = [32]  # big enough for dynamic-range quantization to act
 [training]
+recipe = "clips"
 epochs = 4
 batch_size = 8
 learning_rate = 0.01
 warmup_epochs = 1
 early_stopping_patience = 50
 """
+# The model the tests train from TINY: the session's `tiny_run`, and the device tier's
+# committed models (tools/make_test_models.py).
+TINY_EPOCHS = 10  # enough for the tiny model to know its words
+
+
+def tiny_config() -> Config:
+    return Config.from_dict(tomllib.loads(TINY))
+
+
+def train_tiny(data: Path, run_dir: Path) -> Path:
+    """Trains the tiny model on `data` (a `make_dataset` folder) into `run_dir` (about 15 s)."""
+    from gru_edge.training.train import train  # TensorFlow: only where a model is trained
+
+    train(data, run_dir, tiny_config(), epochs=TINY_EPOCHS)
+    return run_dir

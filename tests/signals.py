@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from gru_edge.audio import INT16_SCALE
 
 SAMPLE_RATE = 16000
 
@@ -21,6 +24,23 @@ def espeak(text: str, path: Path, voice: str = "en-us", speed: int = 160) -> Pat
         check=True,
         capture_output=True,
     )
+    return path
+
+
+def pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples as 16-bit PCM, the inverse of reading int16 / INT16_SCALE."""
+    return np.clip(np.round(np.asarray(samples) * INT16_SCALE), -32768, 32767).astype("<i2")
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    """Writes float samples, (n,) or (n, channels), as a 16-bit WAV file with Python's `wave`
+    module, since the device tier has no soundfile."""
+    pcm = pcm16(samples)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
     return path
 
 

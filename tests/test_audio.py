@@ -19,6 +19,7 @@ from signals import peak_frequency, tone
 
 from gru_edge.audio import decode_file, prepare_audio, read_audio
 from gru_edge.errors import AudioError
+from gru_edge.extras import MissingPackage
 
 BITS = {"PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32, "DOUBLE": 64}
 
@@ -119,9 +120,13 @@ def test_names_the_missing_library_for_what_it_cannot_read(tmp_path, monkeypatch
     soundfile.write(alaw, tone(440, 0.5), 16000, subtype="ALAW")
     soundfile.write(flac, tone(440, 0.5), 16000)
     monkeypatch.setitem(sys.modules, "soundfile", None)  # as in the base install
-    with pytest.raises(AudioError, match=r"alaw\.wav: a 8-bit A-law WAV file.*gru-edge\[audio\]"):
+    with pytest.raises(
+        MissingPackage, match=r"alaw\.wav: a 8-bit A-law WAV file.*gru-edge\[audio\]"
+    ):
         read_audio(alaw)
-    with pytest.raises(AudioError, match=r"tone\.flac: not a PCM or float WAV.*gru-edge\[audio\]"):
+    with pytest.raises(
+        MissingPackage, match=r"tone\.flac: not a PCM or float WAV.*gru-edge\[audio\]"
+    ):
         read_audio(flac)
 
 
@@ -129,7 +134,7 @@ def test_names_the_missing_resampler(tmp_path, monkeypatch):
     path = tmp_path / "fast.wav"
     soundfile.write(path, tone(440, 0.5, rate=44100), 44100)
     monkeypatch.setitem(sys.modules, "soxr", None)
-    with pytest.raises(AudioError, match=r"fast\.wav: is 44100 Hz.*needs soxr.*sox "):
+    with pytest.raises(MissingPackage, match=r"fast\.wav: is 44100 Hz.*package soxr.*sox "):
         read_audio(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import tomllib
@@ -11,7 +12,7 @@ import numpy as np
 import soundfile
 from signals import tone
 
-from gru_edge.cli import main
+from gru_edge.cli import build_parser, configure_logging, main
 
 
 def test_features_command_prints_and_saves_frames(tmp_path, capsys):
@@ -48,3 +49,19 @@ def test_console_script_runs(tmp_path):
         [script, "features", "nowhere.wav"], capture_output=True, text=True, cwd=tmp_path
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_verbosity_is_chosen_before_or_after_the_command(capsys):
+    parse = build_parser().parse_args
+    assert parse(["stream", "x.wav"]).verbosity == "normal"
+    assert parse(["-q", "stream", "x.wav"]).verbosity == "quiet"
+    assert parse(["stream", "x.wav", "--verbose"]).verbosity == "verbose"
+    logger = logging.getLogger("gru_edge.test")
+    for verbosity, shown in (("quiet", []), ("normal", ["info"]), ("verbose", ["info", "debug"])):
+        configure_logging(verbosity)
+        logger.info("info")
+        logger.debug("debug")
+        lines = capsys.readouterr().err.splitlines()
+        assert [line.split()[-1] for line in lines] == shown, verbosity
+    configure_logging("normal")
+    assert len(logging.getLogger("gru_edge").handlers) == 1  # configuring twice adds nothing

@@ -4,6 +4,7 @@ refusal of bad model files, int8 state handling, atomic writes, and tflite-runti
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 from pathlib import Path
@@ -18,7 +19,6 @@ from gru_edge.config import Config
 from gru_edge.features import log_mel
 from gru_edge.modelfile import ModelFileError, read_metadata
 from gru_edge.runtime.stream import StreamingModel
-from gru_edge.training import export as export_module
 from gru_edge.training.export import ExportError, check_ops, embed_metadata, export, op_census
 
 TFLITE_RUNTIME_PYTHON = os.environ.get("GRU_EDGE_TFLITE_RUNTIME_PYTHON")
@@ -59,7 +59,6 @@ def test_chunks_of_several_frames_give_the_same_scores(tiny_run, tmp_path, tiny_
         ["float32"],
         chunk_frames=3,
         stream_minutes=0.1,
-        log=lambda *_: None,
     )
     features = log_mel(np.random.default_rng(1).normal(0, 0.2, 16000 * 2))[:192]
     one = StreamingModel(out.with_name("tiny.float32.tflite")).process(features)
@@ -154,15 +153,19 @@ def test_info_prints_what_the_file_holds(tiny_models, capsys):
 
 
 def test_a_failed_export_leaves_the_previous_file_whole(tiny_run, tmp_path, monkeypatch):
+    """The disk fills up half-way through writing the model: a real half-written file, which
+    a plain write onto the destination would leave in place of the previous model."""
     out = tmp_path / "model.tflite"
     out.write_bytes(b"the previous model")
+    write_bytes = Path.write_bytes
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed while writing")
+    def disk_full_half_way(path, data):
+        write_bytes(path, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(export_module.Path, "write_bytes", crash)
-    with pytest.raises(RuntimeError):
-        export(tiny_run, out, ["float32"], stream_minutes=0.1, log=lambda *_: None)
+    monkeypatch.setattr(Path, "write_bytes", disk_full_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        export(tiny_run, out, ["float32"], stream_minutes=0.1)
     monkeypatch.undo()
     assert out.read_bytes() == b"the previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]

@@ -65,14 +65,13 @@ def start_listening(env: dict, *args: str) -> subprocess.Popen:
 
 
 def test_listen_hears_words_played_into_a_virtual_microphone(
-    audio_server, tiny_models, yes_no, tmp_path
+    audio_server, committed_models, yes_no, tmp_path
 ):
-    _, out = tiny_models
     _, wav = yes_no
     log = tmp_path / "on_detect.txt"
     listener = start_listening(
         audio_server,
-        str(out.with_name("tiny.int8.tflite")),
+        str(committed_models["int8"]),
         "--json",
         "--on-detect",
         f'echo "$GRU_EDGE_KEYWORD $GRU_EDGE_SCORE" >> {log}',
@@ -88,9 +87,8 @@ def test_listen_hears_words_played_into_a_virtual_microphone(
     assert "stopped after" in stderr and "input overflows 0" in stderr
 
 
-def test_a_service_manager_stops_the_listener_cleanly(audio_server, tiny_models):
-    _, out = tiny_models
-    listener = start_listening(audio_server, str(out.with_name("tiny.float32.tflite")))
+def test_a_service_manager_stops_the_listener_cleanly(audio_server, committed_models):
+    listener = start_listening(audio_server, str(committed_models["float32"]))
     listener.send_signal(signal.SIGTERM)
     _, stderr = listener.communicate(timeout=30)
     assert listener.returncode == 0 and "stopped after" in stderr
@@ -112,17 +110,15 @@ def failed_listen(env: dict, *args: str) -> str:
     return result.stderr
 
 
-def test_an_unknown_device_is_named_with_the_ones_there_are(audio_server, tiny_models):
-    _, out = tiny_models
+def test_an_unknown_device_is_named_with_the_ones_there_are(audio_server, committed_models):
     error = failed_listen(
-        audio_server, str(out.with_name("tiny.int8.tflite")), "--device", "no such microphone"
+        audio_server, str(committed_models["int8"]), "--device", "no such microphone"
     )
     assert "no input device named like 'no such microphone'" in error and "'default'" in error
 
 
 @pytest.mark.skipif(Path("/dev/snd").exists(), reason="this machine has sound hardware")
-def test_without_any_input_device_listen_says_so(tiny_models, tmp_path):
-    _, out = tiny_models
+def test_without_any_input_device_listen_says_so(committed_models, tmp_path):
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": f"unix:{tmp_path}/x"}
-    error = failed_listen(env, str(out.with_name("tiny.int8.tflite")))
+    error = failed_listen(env, str(committed_models["int8"]))
     assert "no audio input device found" in error

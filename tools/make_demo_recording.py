@@ -18,10 +18,11 @@ import numpy as np
 import soundfile
 
 from gru_edge.config import DataConfig
-from gru_edge.training.data import load_dataset
+from gru_edge.datasets import load_dataset
 
 WORDS = ("yes", "stop", "left", "bird", "go", "off")  # "bird" is not a keyword
 NOISE_DBFS = -42.0
+NOISE_FILE = "pink_noise.wav"  # its test part, shaped to NOISE_DBFS
 
 
 def main() -> None:
@@ -41,7 +42,8 @@ def main() -> None:
     for word in WORDS:
         candidates = [r.path for r in test if r.path is not None and r.path.parent.name == word]
         chosen.append(candidates[rng.integers(len(candidates))])
-    noise = dataset.noise["test"][3]  # the test part of pink_noise.wav, shaped below
+    names = [path.name for path in dataset.index.noise_files]
+    noise = dataset.noise["test"][names.index(NOISE_FILE)]
     pieces = [np.zeros(int(16000 * 0.8), np.float32)]
     for path in chosen:
         clip, _ = soundfile.read(path, dtype="float32")

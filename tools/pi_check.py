@@ -6,7 +6,9 @@ Raspberry Pi OS, and two package sets for it from PyPI's aarch64 wheels: gru_edg
 install (numpy + ai-edge-litert) and tflite-runtime 2.14 with numpy < 2. It then streams a WAV
 file through each model under qemu (a Cortex-A72, as in a Pi 4) with each interpreter, does the
 same on this machine, and compares the scores: float models within 1e-5, int8 models
-identical for the same interpreter version. Exits 1 if any comparison fails.
+identical for the same interpreter version. Then it runs the device tier of the tests
+(tests/device, with pytest installed into each package set) under qemu with each interpreter.
+Exits 1 if any comparison or the device tier fails.
 
     python tools/pi_check.py --wav FILE.wav --models A.float32.tflite B.int8.tflite [--work DIR]
 
@@ -17,11 +19,13 @@ them). The recipe and its traps: the project's notes on emulating a Pi.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +51,9 @@ PI_CPUINFO = (
     )
     + "Hardware\t: BCM2835\nRevision\t: c03111\nModel\t\t: Raspberry Pi 4 Model B Rev 1.1\n"
 )
-INTERPRETERS = {  # name -> (what pip installs besides gru_edge, venv on this machine)
+# What the device tier needs besides the base install: pure-Python wheels.
+TEST_PACKAGES = ["pytest"]
+INTERPRETERS = {  # name -> (what pip installs instead of gru_edge's deps, venv on this machine)
     "ai_edge_litert": ([], REPO / ".venv"),
     "tflite_runtime": (
         ["tflite-runtime==2.14.0", "numpy<2", "tomli-w", "flatbuffers"],
@@ -109,32 +115,42 @@ def build_rootfs(rootfs: Path) -> None:
     partial.rename(rootfs)
 
 
-def build_site(site: Path, extra: list[str], wheel: Path) -> None:
-    if site.exists():
-        return
-    print(f"pi-check: installing aarch64 wheels into {site}", flush=True)
+def pip_install(*args: str) -> None:
+    """pip install of aarch64 wheels for the userland's Python 3.11."""
     platform = [flag for p in PLATFORMS for flag in ("--platform", p)]
-    common = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--only-binary=:all:",
-        "--python-version",
-        "3.11",
-        "--implementation",
-        "cp",
-        *platform,
-    ]
-    partial = site.with_name(site.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    if extra:  # tflite-runtime: gru_edge without its own interpreter, then the rest
-        run([*common, "--target", str(partial), "--no-deps", str(wheel)])
-        run([*common, "--target", str(partial), "--upgrade", *extra])
-    else:  # the base install: gru_edge and what pip resolves for it on aarch64
-        run([*common, "--target", str(partial), str(wheel)])
-    partial.rename(site)
+    run(
+        [
+            *[sys.executable, "-m", "pip", "install", "-q", "--only-binary=:all:"],
+            *["--python-version", "3.11", "--implementation", "cp", *platform],
+            *args,
+        ]
+    )
+
+
+def site_path(work: Path, name: str, extra: list[str], wheel: Path) -> Path:
+    """The package set's folder, named by a hash of all that goes into it besides gru_edge's
+    own code: a set made by an older recipe (or for other dependencies) is never reused."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [
+            line
+            for line in archive.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:") and "extra ==" not in line
+        ]
+    recipe = "\n".join([*requires, *extra, *TEST_PACKAGES, *PLATFORMS])
+    return work / f"site-{name}-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
+
+
+def build_site(site: Path, extra: list[str], wheel: Path) -> None:
+    """Installs the package set once; gru_edge itself anew every time, from this checkout."""
+    if not site.exists():
+        print(f"pi-check: installing aarch64 wheels into {site}", flush=True)
+        partial = site.with_name(site.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        # The base install: what pip resolves for gru_edge on aarch64; else the `extra` set.
+        pip_install("--target", str(partial), *(extra or [str(wheel)]), *TEST_PACKAGES)
+        partial.rename(site)
+    pip_install("--target", str(site), "--no-deps", "--upgrade", str(wheel))
 
 
 def replay(
@@ -179,10 +195,11 @@ def main() -> int:
     wheels = args.work / "dist"
     shutil.rmtree(wheels, ignore_errors=True)
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)])
+    shutil.rmtree(REPO / "build", ignore_errors=True)  # setuptools' leftovers in the checkout
     wheel = next(wheels.glob("gru_edge-*.whl"))
     sites = {}
     for name, (extra, _) in INTERPRETERS.items():
-        sites[name] = args.work / f"site-{name}-{wheel.stem.split('-')[1]}"
+        sites[name] = site_path(args.work, name, extra, wheel)
         build_site(sites[name], extra, wheel)
 
     qemu = [
@@ -227,8 +244,34 @@ def main() -> int:
                 f"{difference} | {limit} | {'ok' if ok else 'FAILED'} |",
                 flush=True,
             )
-    print("pi-check: " + ("passed" if not failures else f"{failures} comparison(s) failed"))
-    return 1 if failures else 0
+        failed_tiers = [
+            name
+            for name in INTERPRETERS
+            if not device_tier(qemu, sites[name], name, Path(scratch) / f"pytest-{name}")
+        ]
+    problems = [f"{failures} comparison(s) failed"] if failures else []
+    problems += [f"the device tier failed with {name}" for name in failed_tiers]
+    print("pi-check: " + ("; ".join(problems) or "passed"))
+    return 1 if problems else 0
+
+
+def device_tier(qemu: list[str], site: Path, interpreter: str, basetemp: Path) -> bool:
+    """Runs tests/device under qemu with one interpreter, in one process: the userland cannot
+    start another (no binfmt). Nothing is written into the checkout (this runs as root)."""
+    print(f"pi-check: the device tier under qemu with {interpreter}", flush=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "GRU_EDGE_INTERPRETER": interpreter,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    command = [
+        *qemu,
+        *["-m", "pytest", "-m", "device", "-p", "no:cacheprovider", "-q"],
+        *[f"--basetemp={basetemp}", str(REPO / "tests" / "device")],
+    ]
+    # Run from outside the checkout, so that the installed gru_edge is the one tested.
+    return subprocess.run(command, env=env, cwd=basetemp.parent).returncode == 0
 
 
 def cases(models: list[Path]):

@@ -12,25 +12,48 @@ from pathlib import Path
 
 import numpy as np
 
+from gru_edge.audio import int16_to_float
 from gru_edge.config import DataConfig
+from gru_edge.datasets import Dataset, load_dataset
 from gru_edge.errors import GruEdgeError
 from gru_edge.runtime.stream import AudioStream, StreamingModel
-from gru_edge.training.data import Dataset, load_dataset
-from gru_edge.training.report import classification_metrics
 
 MODES = ("reset", "carried")
 
 
-def model_keywords(model: StreamingModel) -> tuple[str, ...]:
-    """The model's labels that are words (not `_silence_` or `_unknown_`)."""
-    return tuple(label for label in model.labels if not label.startswith("_"))
+def classification_metrics(
+    true: np.ndarray, predicted: np.ndarray, labels: tuple[str, ...]
+) -> dict:
+    """Accuracy, per-class recall ("accuracy" of that class) and precision, confusion matrix
+    (rows: true class, columns: predicted)."""
+    n = len(labels)
+    confusion = np.zeros((n, n), dtype=int)
+    np.add.at(confusion, (true, predicted), 1)
+    per_class = {}
+    for i, label in enumerate(labels):
+        count, hits, claimed = (
+            int(confusion[i].sum()),
+            int(confusion[i, i]),
+            int(confusion[:, i].sum()),
+        )
+        per_class[label] = {
+            "count": count,
+            "accuracy": hits / count if count else None,
+            "precision": hits / claimed if claimed else None,
+        }
+    return {
+        "clips": int(len(true)),
+        "accuracy": float(np.mean(true == predicted)) if len(true) else None,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+    }
 
 
 def model_dataset(
     model: StreamingModel, data_dir: str | Path, split: str, **data_settings
 ) -> Dataset:
     """The `split` of the dataset at `data_dir`, with the model's keywords and sample rate."""
-    config = DataConfig(words=model_keywords(model), **data_settings)
+    config = DataConfig(words=model.metadata.keywords, **data_settings)
     return load_dataset(data_dir, config, model.metadata.features.sample_rate, (split,))
 
 
@@ -58,7 +81,7 @@ def decisions(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarray
     for clip in audio:
         if reset:
             stream.reset()
-        scores = stream.accept(clip.astype(np.float32) / 32768.0)
+        scores = stream.accept(int16_to_float(clip))
         chosen.append(int(np.argmax(scores[-1])) if len(scores) else -1)
     return np.asarray(chosen)
 

@@ -4,13 +4,20 @@ report, markdown tables and plots."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from gru_edge.atomicfile import write_text
-from gru_edge.config import DetectorConfig
-from gru_edge.evaluation.clips import clip_accuracy
-from gru_edge.evaluation.report import clip_table, plot_clip_confusions, plot_det, stream_table
-from gru_edge.evaluation.streams import score_stream, sweep
+from gru_edge.config import DataConfig, DetectorConfig
+from gru_edge.errors import GruEdgeError
+from gru_edge.evaluation.clips import MODES, clip_accuracy
+from gru_edge.evaluation.streams import score_negatives, score_stream, sweep
+from gru_edge.extras import require
+from gru_edge.negatives import load_negatives
+from gru_edge.runtime.stream import StreamingModel
+
+logger = logging.getLogger(__name__)
 
 
 def evaluate(
@@ -24,34 +31,69 @@ def evaluate(
     num_threads: int = 1,
     split: str = "test",
     detector: DetectorConfig | None = None,
-    log=print,
+    negatives: Sequence[str | Path] = (),
+    negatives_only: bool = False,
 ) -> dict:
-    """`split` "validation" is for tuning (the test figures stay honest); `detector` replaces
-    the settings the model carries, to try others without a new export."""
-    if streaming:
-        scores, occurrences, loaded = score_stream(model, data, hours, seed, num_threads, split)
+    """The report of a model on `data`: clip accuracy, or (`streaming`) the stream's sweep,
+    with the `negatives` folders' audio of the split talking over the stream when given, or
+    (`negatives_only`) the sweep over that negative audio alone; written as JSON to
+    `json_out` and as PNGs into `plots` when given. `split` "validation" is for tuning (the
+    test figures stay honest); `detector` replaces the settings the model carries, to try
+    others without a new export (and then its threshold replaces calibrated ones)."""
+    if streaming or negatives_only:
+        loaded = StreamingModel(model)
+        meta = loaded.metadata
+        audio = (
+            load_negatives(
+                negatives,
+                meta.keywords,
+                meta.features.sample_rate,
+                validation_percentage=DataConfig().negatives_validation_percentage,
+                testing_percentage=DataConfig().negatives_testing_percentage,
+            )
+            if negatives
+            else None
+        )
+        if negatives_only:
+            if audio is None:
+                raise GruEdgeError("--negatives-only needs --negatives DIR [DIR ...]")
+            scores, marked, hours, _ = score_negatives(model, audio, split, num_threads)
+            occurrences = []
+        else:
+            scores, occurrences, marked, _ = score_stream(
+                model, data, hours, seed, num_threads, split, audio
+            )
         result = {
             "model": str(model),
             "data": str(data),
             "split": split,
             "seed": seed,
-            **sweep(scores, occurrences, loaded, hours, detector or loaded.metadata.detector),
+            "negatives": [str(n) for n in negatives],
+            "negatives_only": negatives_only,
+            **sweep(
+                scores,
+                occurrences,
+                meta.labels,
+                meta.features,
+                hours,
+                detector or meta.detector,
+                marked=marked,
+                thresholds=None if detector else meta.thresholds,
+            ),
         }
-        table = stream_table(result)
     else:
         result = clip_accuracy(model, data, num_threads, seed, split)
-        table = clip_table(result)
-    log(table)
     if json_out:
         write_text(json_out, json.dumps(result, indent=1))
-        log(f"wrote {json_out}")
+        logger.info("wrote %s", json_out)
     if plots:
+        drawing = require("gru_edge.plots", "plots", "eval --plots")
         folder = Path(plots)
         folder.mkdir(parents=True, exist_ok=True)
         if streaming:
             written = [folder / "det.png"]
-            plot_det(result, written[0])
+            drawing.plot_det(result, written[0])
         else:
-            written = plot_clip_confusions(result, folder)
-        log("wrote " + ", ".join(str(p) for p in written))
+            written = drawing.plot_clip_confusions(result, MODES, folder)
+        logger.info("wrote %s", ", ".join(str(p) for p in written))
     return result

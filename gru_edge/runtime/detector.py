@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gru_edge.config import DetectorConfig, FeatureConfig
+from gru_edge.modelfile import is_keyword
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Detector:
         unknown = sorted(set(thresholds or {}) - set(self.labels))
         if unknown:
             raise ValueError(f"thresholds for labels the model does not have: {unknown}")
-        self._keyword = np.array([not label.startswith("_") for label in self.labels])
+        self._keyword = np.array([is_keyword(label) for label in self.labels])
         self.thresholds = np.array(
             [(thresholds or {}).get(label, self.config.threshold) for label in self.labels]
         )
@@ -74,17 +75,26 @@ class Detector:
 
     def process(self, scores: np.ndarray) -> list[Detection]:
         """The detections completed by these frames (frames, labels)."""
+        return self.decide(scores)[1]
+
+    def decide(self, scores: np.ndarray) -> tuple[np.ndarray, list[Detection]]:
+        """The smoothed scores of these frames (frames, labels) and the detections they
+        complete: what a caller shows beside the events."""
         scores = np.asarray(scores, dtype=np.float64)
         smoothed = self.smooth(scores)
         above = (smoothed >= self.thresholds) & self._keyword
         first = self._frame
         self._frame += len(scores)
-        if not above.any():
-            self._run[:] = 0
-            self._armed[:] = True
-            return []
+        # A frame where no keyword is above its threshold only resets the state (every
+        # keyword armed, no run), so the loop visits just the frames where one is.
+        active = np.nonzero(above.any(axis=1))[0]
         detections = []
-        for offset in range(len(scores)):
+        previous = -1
+        for offset in active:
+            if offset > previous + 1:  # quiet frames since the previous active one
+                self._run[:] = 0
+                self._armed[:] = True
+            previous = offset
             frame = first + offset
             self._armed |= ~above[offset]
             if frame < self._quiet_until:  # a new event needs its full duration afterwards
@@ -105,4 +115,7 @@ class Detector:
             self._quiet_until = frame + 1 + self._refractory
             self._run[:] = 0
             self._armed[best] = False
-        return detections
+        if previous < len(scores) - 1:  # the chunk ends quiet
+            self._run[:] = 0
+            self._armed[:] = True
+        return smoothed, detections

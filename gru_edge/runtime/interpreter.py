@@ -1,5 +1,8 @@
-"""The TFLite interpreter: ai_edge_litert, then tflite_runtime, then tf.lite, the first that
-imports. TensorFlow is only a last resort for a workstation; a device never needs it."""
+"""The TFLite interpreter: ai_edge_litert, else tflite_runtime, the first that imports.
+
+Never TensorFlow's `tf.lite`: a device does not have it, a desktop has ai-edge-litert (the
+base install), and importing TensorFlow would cost seconds and hundreds of MB.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from gru_edge.errors import GruEdgeError
 BACKENDS = {
     "ai_edge_litert": "ai_edge_litert.interpreter",
     "tflite_runtime": "tflite_runtime.interpreter",
-    "tensorflow": "tensorflow.lite.python.interpreter",
 }
 ENV_VAR = "GRU_EDGE_INTERPRETER"  # names one backend to use, e.g. for a comparison
 # Which kernels run the model. "default": the optimized ones and the XNNPACK delegate (fastest;
@@ -29,12 +31,19 @@ class InterpreterMissing(GruEdgeError):
     """No TFLite interpreter can be imported."""
 
 
+class UnknownInterpreter(GruEdgeError):
+    """An interpreter was asked for by a name gru_edge does not know."""
+
+
 def interpreter_module(backend: str | None = None):
     """The backend name and its interpreter module; `backend` (or $GRU_EDGE_INTERPRETER) picks
     one, otherwise the first that imports."""
+    where = "asked for" if backend else f"named by ${ENV_VAR}"
     backend = backend or os.environ.get(ENV_VAR) or None
     if backend is not None and backend not in BACKENDS:
-        raise InterpreterMissing(f"unknown interpreter {backend!r}; one of {list(BACKENDS)}")
+        raise UnknownInterpreter(
+            f"unknown interpreter {backend!r} {where}; choose one of {list(BACKENDS)}"
+        )
     problems = []
     for name in [backend] if backend else list(BACKENDS):
         try:

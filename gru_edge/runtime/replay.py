@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from gru_edge.audio import read_audio
-from gru_edge.errors import GruEdgeError
+from gru_edge.errors import exit_status
 from gru_edge.runtime.interpreter import BACKENDS, KERNELS
 from gru_edge.runtime.stream import AudioStream, StreamingModel
 
@@ -28,17 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interpreter", choices=list(BACKENDS))
     parser.add_argument("--kernels", choices=list(KERNELS), default="default")
     args = parser.parse_args(argv)
-    try:
-        model = StreamingModel(args.model, backend=args.interpreter, kernels=args.kernels)
-        if args.input.endswith(".npy"):
-            scores = model.process(np.load(args.input))
-        else:
-            scores = AudioStream(model).accept(read_audio(args.input))
-        np.save(args.scores, scores)
-    except GruEdgeError as e:
-        print(f"replay: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: replay(args), "replay")
+
+
+def replay(args: argparse.Namespace) -> None:
+    model = StreamingModel(args.model, backend=args.interpreter, kernels=args.kernels)
+    if args.input.endswith(".npy"):
+        scores = model.process(np.load(args.input))
+    else:
+        scores = AudioStream(model).accept(read_audio(args.input))
+    np.save(args.scores, scores)
 
 
 if __name__ == "__main__":

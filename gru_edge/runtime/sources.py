@@ -18,8 +18,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from gru_edge.audio import SAMPLE_RATE, read_audio
+from gru_edge.audio import INT16_SCALE, SAMPLE_RATE, read_audio
 from gru_edge.errors import GruEdgeError
+from gru_edge.extras import require
 
 
 class SourceError(GruEdgeError):
@@ -29,16 +30,11 @@ class SourceError(GruEdgeError):
 class _Resampler:
     """Streaming resampling to 16 kHz with soxr; nothing at all when the rate is already 16 kHz."""
 
-    def __init__(self, rate: int, sample_rate: int, what: str) -> None:
+    def __init__(self, rate: int, sample_rate: int, what: str, extra: str) -> None:
         self._stream = None
         if rate != sample_rate:
-            try:
-                import soxr
-            except ImportError:
-                raise SourceError(
-                    f"{what} delivers {rate} Hz and resampling it to {sample_rate} "
-                    f"Hz needs soxr: pip install 'gru-edge[mic]'"
-                ) from None
+            purpose = f"{what} delivers {rate} Hz; resampling it to {sample_rate} Hz"
+            soxr = require("soxr", extra, purpose)
             self._stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
 
     def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
@@ -111,7 +107,7 @@ class PcmSource(Source):
         self.channels = channels
         self.frame_bytes = 2 * channels
         self.block_bytes = max(1, round(block_ms * rate / 1000)) * self.frame_bytes
-        self.resample = _Resampler(rate, sample_rate, "the PCM stream")
+        self.resample = _Resampler(rate, sample_rate, "the PCM stream", "audio")
         self.description = f"raw PCM, {rate} Hz, {channels} channel(s)"
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -131,20 +127,11 @@ class PcmSource(Source):
 
     def _decode(self, data: bytes) -> np.ndarray:
         samples = np.frombuffer(data, "<i2").reshape(-1, self.channels)
-        return (samples.mean(axis=1) / 32768.0).astype(np.float32)
+        return (samples.mean(axis=1) / INT16_SCALE).astype(np.float32)
 
 
 def _sounddevice():
-    try:
-        import sounddevice
-    except ImportError:
-        raise SourceError("the microphone needs sounddevice: pip install 'gru-edge[mic]'") from None
-    except OSError as e:  # sounddevice imports, but cannot load the PortAudio library
-        raise SourceError(
-            f"the microphone needs the PortAudio library ({e}): on Debian or "
-            f"Raspberry Pi OS, sudo apt install libportaudio2"
-        ) from None
-    return sounddevice
+    return require("sounddevice", "mic", "the microphone", system_library="libportaudio2")
 
 
 def input_devices() -> list[dict]:
@@ -188,7 +175,7 @@ class MicrophoneSource(Source):
             )
         except sd.PortAudioError:
             rate = int(info["default_samplerate"])
-        self.resample = _Resampler(rate, sample_rate, f"input device {info['name']!r}")
+        self.resample = _Resampler(rate, sample_rate, f"input device {info['name']!r}", "mic")
         self.blocks: queue.Queue[np.ndarray] = queue.Queue(
             maxsize=max(1, round(queue_seconds * 1000 / block_ms))
         )

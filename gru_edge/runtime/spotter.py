@@ -4,6 +4,7 @@
     for detection in spotter.detections(MicrophoneSource()):   # an iterator ...
         print(detection.keyword, detection.time, detection.score)
     spotter.run(WavSource("clip.wav"), on_detection=print)      # ... or a callback
+    heard = spotter.process(samples)   # ... or samples in, scores and detections out
 
 Ctrl-C ends `run` cleanly: the source is closed and `run` returns.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +26,16 @@ from gru_edge.runtime.sources import Source
 from gru_edge.runtime.stream import AudioStream
 
 SHIPPED_MODEL = "kws12.int8.tflite"
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What a piece of audio gave: each completed frame's scores (frames, labels), the same
+    smoothed as the detector sees them, and the detections they completed."""
+
+    scores: np.ndarray
+    smoothed: np.ndarray
+    detections: list[Detection]
 
 
 def default_model() -> Path:
@@ -40,8 +52,10 @@ def default_model() -> Path:
 class KeywordSpotter:
     """Listens to a source with a gru_edge model and reports the keywords it hears.
 
-    The detector settings default to the ones the model carries; `threshold` replaces the
-    default threshold, `thresholds` sets some keywords' own.
+    The detector settings default to the ones the model carries, with the per-keyword
+    thresholds calibrated at export; `threshold` replaces every keyword's threshold,
+    `thresholds` sets some keywords' own, `detector` replaces the settings (and with them the
+    calibrated thresholds).
     """
 
     def __init__(
@@ -58,26 +72,37 @@ class KeywordSpotter:
         config = detector or metadata.detector
         if threshold is not None:
             config = dataclasses.replace(config, threshold=threshold)
-        self.detector = Detector(metadata.labels, config, metadata.features, thresholds)
+        # The thresholds calibrated at export belong to the model's own detector settings.
+        calibrated = metadata.thresholds if detector is None and threshold is None else {}
+        self.detector = Detector(
+            metadata.labels, config, metadata.features, {**calibrated, **(thresholds or {})}
+        )
         self.seconds_heard = 0.0
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.stream.labels
 
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return self.stream.model.metadata.keywords
+
     def reset(self) -> None:
         self.stream.reset()
         self.detector.reset()
         self.seconds_heard = 0.0
 
-    def feed(self, samples: np.ndarray) -> list[Detection]:
-        """16 kHz mono samples in, the detections they complete out."""
+    def process(self, samples: np.ndarray) -> Heard:
+        """16 kHz mono samples of any length in; the frames they complete and the detections
+        out. The stream and the detector carry on from the previous call."""
         self.seconds_heard += len(samples) / self.stream.model.metadata.features.sample_rate
-        return self.detector.process(self.stream.accept(samples))
+        scores = self.stream.accept(samples)
+        smoothed, detections = self.detector.decide(scores)
+        return Heard(scores, smoothed, detections)
 
     def detections(self, source: Iterable[np.ndarray]) -> Iterator[Detection]:
         for block in source:
-            yield from self.feed(block)
+            yield from self.process(block).detections
 
     def run(self, source: Source, on_detection: Callable[[Detection], None]) -> None:
         """Calls `on_detection` for each keyword until the source ends or Ctrl-C."""

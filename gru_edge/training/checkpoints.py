@@ -19,8 +19,6 @@ import keras
 
 from gru_edge.atomicfile import atomic_path, remove_partials, write_text
 
-MONITOR = "val_accuracy"
-
 
 @dataclass
 class RunState:
@@ -66,12 +64,12 @@ def settle(run_dir: Path, state: RunState) -> None:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch: the checkpoint (and the best model when validation accuracy
-    improved) under new names, then `state.json` naming them, then `settle`."""
+    """After every epoch: the checkpoint (and the best model when `monitor`, higher is
+    better, improved) under new names, then `state.json` naming them, then `settle`."""
 
-    def __init__(self, run_dir: Path, state: RunState) -> None:
+    def __init__(self, run_dir: Path, state: RunState, monitor: str) -> None:
         super().__init__()
-        self.run_dir, self.state = run_dir, state
+        self.run_dir, self.state, self.monitor = run_dir, state, monitor
         (run_dir / "checkpoint").mkdir(parents=True, exist_ok=True)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -84,7 +82,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         logs["seconds"] = time.monotonic() - self._started
         for key, value in logs.items():
             self.state.history.setdefault(key, []).append(float(value))
-        value = logs.get(MONITOR)
+        value = logs.get(self.monitor)
         if value is not None and (self.state.best_value is None or value > self.state.best_value):
             self.state.best_epoch, self.state.best_value = epoch, float(value)
             self.state.best_file = self._save(f"best-{epoch + 1:04d}.keras")
@@ -103,11 +101,11 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Keras early stopping that, on a resumed run, first replays the epochs already done,
     so its patience counts from the best epoch of the whole run."""
 
-    def __init__(self, past_values: list[float], **kwargs) -> None:
-        super().__init__(monitor=MONITOR, mode="max", **kwargs)
+    def __init__(self, past_values: list[float], monitor: str, **kwargs) -> None:
+        super().__init__(monitor=monitor, mode="max", **kwargs)
         self.past_values = past_values
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         for epoch, value in enumerate(self.past_values):
-            super().on_epoch_end(epoch, {MONITOR: value})
+            super().on_epoch_end(epoch, {self.monitor: value})

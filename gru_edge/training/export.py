@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import subprocess
 import tempfile
@@ -30,17 +31,24 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 from gru_edge import __version__
 from gru_edge.atomicfile import atomic_path, write_text
+from gru_edge.audio import int16_to_float
 from gru_edge.config import Config, DetectorConfig
+from gru_edge.datasets import Clips, Dataset, load_dataset
 from gru_edge.errors import GruEdgeError
+from gru_edge.evaluation.calibration import calibrate, calibration_audio
 from gru_edge.features import FeatureExtractor, log_mel
-from gru_edge.modelfile import METADATA_NAME, QUANTIZATIONS, ModelMetadata, StateTensor
+from gru_edge.modelfile import METADATA_NAME, QUANTIZATIONS, ModelMetadata, is_keyword
+from gru_edge.negatives import load_negatives
 from gru_edge.runtime.stream import StreamingModel
-from gru_edge.training.data import Clips, Dataset, load_dataset
 from gru_edge.training.model import Mode, convert, state_specs
+
+logger = logging.getLogger(__name__)
 
 FORBIDDEN_OPS = {"WHILE", "DELEGATE", "(subgraphs)"}  # and every CUSTOM op
 STREAM_MINUTES = 10.0
-UNCHECKED = {"ai_edge_litert": "yes", "tflite_runtime": "not checked"}  # where a file runs
+# Where a file is known to run before the optional tflite-runtime check: every export runs it
+# in ai-edge-litert (the agreement report), and tflite-runtime only when asked.
+RUNS_ON_BEFORE_CHECK = {"ai_edge_litert": "yes", "tflite_runtime": "not checked"}
 CALIBRATION_CHUNKS = 1000
 
 
@@ -80,11 +88,13 @@ def load_run(run_dir: str | Path, data_dir: str | Path | None = None) -> Trained
         f"{sum(train_counts.values())} training clips ({data['layout']} layout, "
         f"folder {Path(data['root']).name}), background noise: {data['noise']}"
     )
+    if data.get("negatives"):
+        description += f"; negative audio: {data['negatives']}"
     return TrainedRun(
         run_dir,
         Config.from_toml(run_dir / "config.toml"),
         tuple(metrics["labels"]),
-        keras.models.load_model(run_dir / "best.keras"),
+        keras.models.load_model(run_dir / "best.keras", compile=False),  # weights only
         root,
         description,
     )
@@ -223,7 +233,7 @@ def calibration_data(
 def continuous_features(clips: Clips, order: np.ndarray, config: Config) -> np.ndarray:
     """The numpy front end over the clips played back to back as one stream."""
     extractor = FeatureExtractor(config.features)
-    return np.concatenate([extractor.accept(clips.audio[i] / 32768.0) for i in order])
+    return np.concatenate([extractor.accept(int16_to_float(clips.audio[i])) for i in order])
 
 
 @dataclass
@@ -248,7 +258,9 @@ def keras_reference(
         clips = dataset.clips[split]
         if not len(clips):
             continue
-        features[split] = np.stack([log_mel(a / 32768.0, run.config.features) for a in clips.audio])
+        features[split] = np.stack(
+            [log_mel(int16_to_float(a), run.config.features) for a in clips.audio]
+        )
         scores[split] = sequence.predict(features[split], verbose=0, batch_size=64)
         labels[split] = clips.labels
     validation = dataset.clips["validation"]
@@ -261,9 +273,9 @@ def keras_reference(
     return Reference(features, scores, labels, stream, stream_scores)
 
 
-def agreement(model_bytes: bytes, reference: Reference, backend: str | None = None) -> dict:
+def agreement(model_bytes: bytes, reference: Reference) -> dict:
     """How the exported model compares with Keras: per clip (state reset) and on the stream."""
-    model = StreamingModel(model_bytes, backend=backend)
+    model = StreamingModel(model_bytes)
     report = {}
     for split, features in reference.clip_features.items():
         expected = reference.clip_scores[split]
@@ -288,7 +300,7 @@ def agreement(model_bytes: bytes, reference: Reference, backend: str | None = No
     model.reset()
     scores = model.process(reference.stream_features)
     expected = reference.stream_scores[: len(scores)]
-    keywords = np.array([not label.startswith("_") for label in model.labels])
+    keywords = np.array([is_keyword(label) for label in model.labels])
     threshold = model.metadata.detector.threshold
     report["stream"] = {
         "minutes": round(len(scores) * model.metadata.features.hop_ms / 60000, 2),
@@ -357,10 +369,16 @@ def export(
     data_description: str | None = None,
     stream_minutes: float = STREAM_MINUTES,
     detector: DetectorConfig | None = None,
-    log=print,
+    negatives: list[str | Path] | None = None,
+    target_fa_per_hour: float = 0.5,
+    calibration_minutes: float | None = None,
 ) -> dict:
     """Exports one file per quantization and writes the report; returns the report.
-    `detector` replaces the run's detector settings as the defaults the files carry."""
+    `detector` replaces the run's detector settings as the defaults the files carry. Each
+    file's per-keyword thresholds are calibrated through the runtime to `target_fa_per_hour`
+    on validation audio: a stream of `calibration_minutes` (default: the run's validation
+    stream) over the validation part of the run's negative audio (`negatives` if it moved),
+    then that negative audio alone."""
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
         raise ExportError(f"unknown quantization {unknown}; choose from {list(QUANTIZATIONS)}")
@@ -374,16 +392,36 @@ def export(
         q: out if len(quantizations) == 1 else out.with_name(f"{out.stem}.{q}{out.suffix}")
         for q in quantizations
     }
-    log(f"exporting {run.run_dir} ({', '.join(quantizations)}, {chunk_frames} frame(s) a chunk)")
+    logger.info(
+        "exporting %s (%s, %d frame(s) a chunk)",
+        run.run_dir,
+        ", ".join(quantizations),
+        chunk_frames,
+    )
     dataset = load_dataset(run.data_root, run.config.data, run.config.features.sample_rate)
+    folders = negatives if negatives is not None else run.config.data.negatives
+    negative_audio = (
+        load_negatives(
+            folders,
+            run.config.data.words,
+            run.config.features.sample_rate,
+            validation_percentage=run.config.data.negatives_validation_percentage,
+            testing_percentage=run.config.data.negatives_testing_percentage,
+        )
+        if folders
+        else None
+    )
+    minutes = calibration_minutes or run.config.sequences.validation_minutes
+    logger.info("building %g min of validation audio to calibrate the thresholds on", minutes)
+    threshold_audio = calibration_audio(run.data_root, run.config, negative_audio, minutes)
     streaming = streaming_keras_model(run, chunk_frames)
     float32 = to_tflite(streaming, "float32")
     calibration = None
     if "int8" in quantizations:
-        log("calibrating int8 on streamed training audio and the float model's states")
+        logger.info("calibrating int8 on streamed training audio and the float model's states")
         float_model = _with_metadata(float32, run, chunk_frames, "float32", {}, data_description)
         calibration = calibration_data(run, dataset, float_model, chunk_frames)
-    log("computing the Keras model's scores on the validation and test clips and the stream")
+    logger.info("computing the Keras model's scores on the validation and test clips and a stream")
     reference = keras_reference(run, dataset, stream_minutes)
 
     report = {"run": str(run.run_dir), "chunk_frames": chunk_frames, "variants": {}}
@@ -394,11 +432,32 @@ def export(
             flatbuffer = to_tflite(streaming, quantization, calibration)
         census = op_census(flatbuffer)
         check_ops(census, quantization)
-        runs_on = dict(UNCHECKED)
+        runs_on = dict(RUNS_ON_BEFORE_CHECK)
         model = _with_metadata(
             flatbuffer, run, chunk_frames, quantization, census, data_description, runs_on
         )
         variant = {"file": str(paths[quantization]), "ops": census, **agreement(model, reference)}
+        thresholds = calibrate(
+            StreamingModel(model).process(threshold_audio.frames),
+            threshold_audio.occurrences,
+            threshold_audio.marked,
+            run.labels,
+            run.config.features,
+            threshold_audio.hours,
+            run.config.detector,
+            target_fa_per_hour,
+        )
+        variant["thresholds"] = thresholds
+        model = _with_metadata(
+            flatbuffer,
+            run,
+            chunk_frames,
+            quantization,
+            census,
+            data_description,
+            runs_on,
+            thresholds,
+        )
         if tflite_runtime_python:
             verdict, delta = check_in_tflite_runtime(
                 model, Path(tflite_runtime_python), reference.stream_features[:3000]
@@ -406,17 +465,24 @@ def export(
             runs_on["tflite_runtime"] = verdict
             variant["tflite_runtime"] = {"runs": verdict, "max_abs_delta_vs_litert": delta}
             model = _with_metadata(
-                flatbuffer, run, chunk_frames, quantization, census, data_description, runs_on
+                flatbuffer,
+                run,
+                chunk_frames,
+                quantization,
+                census,
+                data_description,
+                runs_on,
+                thresholds,
             )
         with atomic_path(paths[quantization]) as temporary:
             temporary.write_bytes(model)
         variant["bytes"] = len(model)
         report["variants"][quantization] = variant
-        log(f"wrote {paths[quantization]} ({len(model):,} bytes)")
+        logger.info("wrote %s (%s bytes)", paths[quantization], f"{len(model):,}")
     report_path = out.with_name(f"{out.stem}.report.json")
     write_text(report_path, json.dumps(report, indent=1))
-    log(report_table(report))
-    log(f"wrote {report_path}")
+    logger.info("%s", report_table(report))
+    logger.info("wrote %s", report_path)
     return report
 
 
@@ -428,22 +494,23 @@ def _with_metadata(
     census: dict[str, int],
     data_description: str | None,
     runs_on: dict[str, str] | None = None,
+    thresholds: dict | None = None,
 ) -> bytes:
-    states = tuple(
-        StateTensor(s.input_name, s.output_name, s.shape, s.layer)
-        for s in state_specs(run.config.model, run.config.features)
-    )
+    """The file as the device gets it; `thresholds` is what `calibrate` returned."""
+    calibration = {k: v for k, v in (thresholds or {}).items() if k != "thresholds"}
     metadata = ModelMetadata(
         labels=run.labels,
         features=run.config.features,
         chunk_frames=chunk_frames,
-        states=states,
+        states=tuple(state_specs(run.config.model, run.config.features)),
         quantization=quantization,
         detector=run.config.detector,
         training_data=data_description or run.data_description,
         gru_edge_version=__version__,
-        runs_on=runs_on or UNCHECKED,
+        runs_on=runs_on or RUNS_ON_BEFORE_CHECK,
         ops=census,
+        thresholds=dict((thresholds or {}).get("thresholds", {})),
+        calibration=calibration,
     )
     return embed_metadata(flatbuffer, metadata)
 

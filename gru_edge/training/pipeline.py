@@ -1,4 +1,5 @@
-"""tf.data input pipelines: decoded clips in memory -> augmented waveform batches.
+"""tf.data input pipelines: decoded clips in memory -> augmented waveform batches (the clip
+recipe), or the stream recipe's sequences with their frame targets.
 
 The training stream is a pure function of (seed, epoch): each epoch shuffles with a stateless
 permutation and augments each clip with a seed made of the epoch and the clip's position, so
@@ -13,9 +14,11 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from gru_edge.audio import INT16_SCALE
 from gru_edge.config import AugmentConfig
+from gru_edge.datasets import Clips
 from gru_edge.training.augment import augment_waveform
-from gru_edge.training.data import Clips
+from gru_edge.training.sequences import SequenceMaker
 
 
 def training_batches(
@@ -44,7 +47,7 @@ def training_batches(
         index = tf.random.experimental.index_shuffle(
             position, seed=tf.stack([stream_seed, epoch]), max_index=count - 1
         )
-        waveform = tf.cast(tf.gather(audio, index), tf.float32) / 32768.0
+        waveform = tf.cast(tf.gather(audio, index), tf.float32) / INT16_SCALE
         example_seed = tf.stack([stream_seed, epoch * count + position])
         return augment_waveform(waveform, example_seed, noise_bank, augment, sample_rate), index
 
@@ -79,6 +82,24 @@ def evaluation_batches(clips: Clips, num_classes: int, batch_size: int) -> tf.da
     """The clips as they are (no augmentation), (waveforms, one-hot labels)."""
     dataset = tf.data.Dataset.from_tensor_slices((clips.audio, clips.labels))
     dataset = dataset.map(
-        lambda a, y: (tf.cast(a, tf.float32) / 32768.0, tf.one_hot(y, num_classes))
+        lambda a, y: (tf.cast(a, tf.float32) / INT16_SCALE, tf.one_hot(y, num_classes))
     )
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def sequence_batches(
+    maker: SequenceMaker, first_epoch: int, epochs: int, steps: int
+) -> tf.data.Dataset:
+    """(waveforms, frame targets) batches of epochs first_epoch..epochs-1: batch number i
+    is `maker.batch(i)`, made in numpy on two threads while the model trains."""
+
+    def make(index):
+        audio, targets = tf.numpy_function(
+            maker.batch, [index], [tf.float32, tf.int32], stateful=False
+        )
+        audio.set_shape([maker.batch_size, maker.length])
+        targets.set_shape([maker.batch_size, maker.frames, 3])
+        return audio, targets
+
+    numbers = tf.data.Dataset.range(first_epoch * steps, epochs * steps)
+    return numbers.map(make, num_parallel_calls=2, deterministic=True).prefetch(4)

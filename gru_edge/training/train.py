@@ -9,6 +9,7 @@ with `resume=True` from its last complete epoch, seeing the same data it would h
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from dataclasses import replace
@@ -20,17 +21,26 @@ import tensorflow as tf
 
 from gru_edge.atomicfile import write_text
 from gru_edge.config import Config
+from gru_edge.datasets import SPLITS, Dataset, load_dataset
 from gru_edge.errors import GruEdgeError
+from gru_edge.evaluation.clips import classification_metrics
+from gru_edge.modelfile import is_keyword
+from gru_edge.negatives import NegativeAudio, load_negatives, load_windows
+from gru_edge.plots import plot_confusion, plot_history
 from gru_edge.training.checkpoints import (
     EpochCheckpoint,
     ResumableEarlyStopping,
     RunState,
     settle,
 )
-from gru_edge.training.data import SPLITS, Dataset, load_dataset
+from gru_edge.training.losses import StreamLoss
 from gru_edge.training.model import build_model
-from gru_edge.training.pipeline import evaluation_batches, training_batches
-from gru_edge.training.report import classification_metrics, plot_confusion, plot_history
+from gru_edge.training.pipeline import evaluation_batches, sequence_batches, training_batches
+from gru_edge.training.sequences import SequenceMaker, SequenceSource
+from gru_edge.training.validation import MONITOR as STREAM_MONITOR
+from gru_edge.training.validation import StreamValidation, validation_stream
+
+logger = logging.getLogger(__name__)
 
 
 class RunDirError(GruEdgeError):
@@ -43,6 +53,8 @@ def resolve_config(
     config: Config | None,
     words: tuple[str, ...] | None,
     epochs: int | None,
+    negatives: tuple[str, ...] | None = None,
+    recipe: str | None = None,
 ) -> Config:
     """The settings of the run. A new run takes the given ones; a resumed run keeps its own,
     and refuses given settings that differ (repeating the original command is fine)."""
@@ -61,6 +73,11 @@ def resolve_config(
         requested = replace(requested, data=replace(requested.data, words=tuple(words)))
     if epochs is not None:
         requested = replace(requested, training=replace(requested.training, epochs=epochs))
+    if negatives:
+        data = replace(requested.data, negatives=tuple(str(n) for n in negatives))
+        requested = replace(requested, data=data)
+    if recipe:
+        requested = replace(requested, training=replace(requested.training, recipe=recipe))
     if resume and requested != saved:
         changed = [
             f"{section}.{key}"
@@ -93,49 +110,67 @@ def train(
     words: tuple[str, ...] | None = None,
     epochs: int | None = None,
     resume: bool = False,
-    log=print,
+    negatives: tuple[str | Path, ...] | None = None,
+    recipe: str | None = None,
 ) -> dict:
-    """Trains (or resumes) a run; returns the metrics written to RUN_DIR/metrics.json."""
+    """Trains (or resumes) a run; returns the metrics written to RUN_DIR/metrics.json.
+    `words`, `epochs`, `negatives` and `recipe` replace those settings of `config`."""
     run_dir = Path(run_dir)
-    config = resolve_config(run_dir, resume, config, words, epochs)
+    config = resolve_config(run_dir, resume, config, words, epochs, negatives, recipe)
     devices, strategy = describe_devices()
     mixed = keras.mixed_precision.global_policy().name == "mixed_float16"
-    log(f"training on {', '.join(devices)}" + (" with mixed float16" if mixed else ""))
+    logger.info("training on %s%s", ", ".join(devices), " with mixed float16" if mixed else "")
 
     dataset = load_dataset(data_dir, config.data, config.features.sample_rate)
-    _report_data(dataset, log)
+    _report_data(dataset)
+    negatives = None
+    if config.data.negatives:
+        negatives = load_negatives(
+            config.data.negatives,
+            config.data.words,
+            config.features.sample_rate,
+            validation_percentage=config.data.negatives_validation_percentage,
+            testing_percentage=config.data.negatives_testing_percentage,
+        )
+        logger.info("negative audio: %s", negatives.describe())
+        for path, reason in negatives.skipped:
+            logger.warning("  skipped %s: %s", path, reason)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.toml")
 
     state = RunState.load(run_dir)
     settle(run_dir, state)
     if state.epochs_done < config.training.epochs and not state.stopped_early:
-        _fit(dataset, config, run_dir, state, strategy, log)
+        _fit(dataset, negatives, config, run_dir, state, strategy)
 
-    model = keras.models.load_model(run_dir / "best.keras")
-    metrics = _evaluate(model, dataset, config, run_dir, state, devices)
+    model = keras.models.load_model(run_dir / "best.keras", compile=False)
+    metrics = _evaluate(model, dataset, negatives, config, run_dir, state, devices)
     write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1))
-    log(
-        f"best epoch {state.best_epoch + 1}: validation accuracy "
-        f"{metrics['validation']['accuracy']:.4f}"
-        + (f", test accuracy {metrics['test']['accuracy']:.4f}" if metrics["test"] else "")
+    logger.info(
+        "best epoch %d: validation accuracy %.4f%s",
+        state.best_epoch + 1,
+        metrics["validation"]["accuracy"],
+        f", test accuracy {metrics['test']['accuracy']:.4f}" if metrics["test"] else "",
     )
-    log(f"wrote {run_dir / 'best.keras'} and {run_dir / 'metrics.json'}")
+    logger.info("wrote %s and %s", run_dir / "best.keras", run_dir / "metrics.json")
     return metrics
 
 
-def _report_data(dataset: Dataset, log) -> None:
+def _report_data(dataset: Dataset) -> None:
     counts = dataset.index.counts()
-    log(
-        f"data: {dataset.index.root} ({dataset.index.layout} layout), noise: {dataset.noise_source}"
+    logger.info(
+        "data: %s (%s layout), noise: %s",
+        dataset.index.root,
+        dataset.index.layout,
+        dataset.noise_source,
     )
     for split in SPLITS:
         per_label = ", ".join(f"{label} {counts[split].get(label, 0)}" for label in dataset.labels)
-        log(f"  {split}: {len(dataset.clips[split])} clips ({per_label})")
+        logger.info("  %s: %d clips (%s)", split, len(dataset.clips[split]), per_label)
     if dataset.skipped:
-        log(f"skipped {len(dataset.skipped)} unreadable file(s):")
+        logger.warning("skipped %d unreadable file(s):", len(dataset.skipped))
         for path, reason in dataset.skipped:
-            log(f"  {reason}" if reason.startswith(path) else f"  {path}: {reason}")
+            logger.warning("  %s", reason if reason.startswith(path) else f"{path}: {reason}")
     for split in ("train", "validation"):
         present = set(dataset.clips[split].labels.tolist())
         missing = [label for i, label in enumerate(dataset.labels) if i not in present]
@@ -148,41 +183,83 @@ def _report_data(dataset: Dataset, log) -> None:
 
 def _fit(
     dataset: Dataset,
+    negatives: NegativeAudio | None,
     config: Config,
     run_dir: Path,
     state: RunState,
     strategy: tf.distribute.Strategy,
-    log,
 ) -> None:
     training, labels = config.training, dataset.labels
     keras.utils.set_random_seed(training.seed)
-    train_ds, steps = training_batches(
-        dataset.clips["train"],
-        dataset.noise["train"],
-        len(labels),
-        config.augment,
-        training.batch_size,
-        training.seed,
-        config.features.sample_rate,
-        state.epochs_done,
-        training.epochs,
-    )
-    validation_ds = evaluation_batches(  # read every epoch: cached once decoded
-        dataset.clips["validation"], len(labels), training.batch_size
-    ).cache()
+    if training.recipe == "stream":
+        hard = None
+        if config.data.hard_negatives:
+            clip_samples = dataset.clips["train"].audio.shape[1]
+            rate = config.features.sample_rate
+            hard = load_windows(config.data.hard_negatives, clip_samples, rate)
+            logger.info("hard negatives: %d mined windows", len(hard))
+        source = SequenceSource.build(
+            dataset.clips["train"],
+            labels,
+            dataset.noise["train"],
+            negatives,
+            config.features.sample_rate,
+            hard,
+        )
+        maker = SequenceMaker(
+            source,
+            config.sequences,
+            config.augment,
+            config.features,
+            training.batch_size,
+            training.seed,
+        )
+        steps = config.sequences.steps_per_epoch
+        train_ds = sequence_batches(maker, state.epochs_done, training.epochs, steps)
+        validation_ds = None  # StreamValidation scores the clips and the stream
+        stream = validation_stream(dataset.index.root, config, negatives)
+        logger.info(
+            "validation stream: %.1f min, %d keywords, %d marked spans",
+            stream.hours * 60,
+            len(stream.occurrences),
+            len(stream.marked),
+        )
+        extra_callbacks = [StreamValidation(config, labels, dataset, stream)]
+        monitor = STREAM_MONITOR
+    else:
+        train_ds, steps = training_batches(
+            dataset.clips["train"],
+            dataset.noise["train"],
+            len(labels),
+            config.augment,
+            training.batch_size,
+            training.seed,
+            config.features.sample_rate,
+            state.epochs_done,
+            training.epochs,
+        )
+        validation_ds = evaluation_batches(  # read every epoch: cached once decoded
+            dataset.clips["validation"], len(labels), training.batch_size
+        ).cache()
+        extra_callbacks, monitor = [], "val_accuracy"
     with strategy.scope():
         checkpoint = state.checkpoint_path(run_dir)
         if checkpoint:
-            log(f"resuming after epoch {state.epochs_done} from {checkpoint}")
+            logger.info("resuming after epoch %d from %s", state.epochs_done, checkpoint)
             model = keras.models.load_model(checkpoint)
         else:
             model = _new_model(dataset, config, steps)
-    log(f"model: {model.count_params():,} parameters")
+            if training.init_from:
+                start = Path(training.init_from) / "best.keras"
+                logger.info("starting from the weights of %s", start)
+                model.set_weights(keras.models.load_model(start, compile=False).get_weights())
+    logger.info("model: %s parameters", f"{model.count_params():,}")
     early_stopping = ResumableEarlyStopping(
-        list(state.history.get("val_accuracy", [])), patience=training.early_stopping_patience
+        list(state.history.get(monitor, [])), monitor, patience=training.early_stopping_patience
     )
     callbacks = [
-        EpochCheckpoint(run_dir, state),
+        *extra_callbacks,  # first: they add what the checkpoint and early stopping read
+        EpochCheckpoint(run_dir, state, monitor),
         early_stopping,
         keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False),
     ]
@@ -198,15 +275,15 @@ def _fit(
             verbose=1 if sys.stdout.isatty() else 2,
         )
     except KeyboardInterrupt:
-        log(
-            f"\ninterrupted: {state.epochs_done} epoch(s) are saved in {run_dir}; "
-            f"continue with the same command and --resume"
+        logger.warning(
+            "interrupted: %d epoch(s) are saved in %s; continue with the same command and --resume",
+            state.epochs_done,
+            run_dir,
         )
         raise
     if early_stopping.stopped_epoch:
-        log(
-            f"stopped early: no better validation accuracy for "
-            f"{training.early_stopping_patience} epochs"
+        logger.info(
+            "stopped early: no better %s for %d epochs", monitor, training.early_stopping_patience
         )
         state.stopped_early = True
         state.save(run_dir)
@@ -214,8 +291,14 @@ def _fit(
 
 def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.Model:
     training = config.training
+    stream = training.recipe == "stream"
     model = build_model(
-        len(dataset.labels), config.features, config.model, config.augment, seed=training.seed
+        len(dataset.labels),
+        config.features,
+        config.model,
+        config.augment,
+        seed=training.seed,
+        all_frames=stream,
     )
     # The normalization layer learns each mel bin's mean and variance from clean training clips.
     clean = evaluation_batches(dataset.clips["train"], len(dataset.labels), training.batch_size)
@@ -228,19 +311,27 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
         warmup_steps=warmup,
         decay_steps=(training.epochs - training.warmup_epochs) * steps_per_epoch,
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.CategoricalCrossentropy(
+    if stream:
+        loss = StreamLoss(
+            [i for i, label in enumerate(dataset.labels) if not is_keyword(label)],
+            max_windows=config.sequences.max_clips,
+            label_smoothing=training.label_smoothing,
+            negative_weight=config.sequences.negative_weight,
+        )
+        metrics = []
+    else:
+        loss = keras.losses.CategoricalCrossentropy(
             from_logits=True, label_smoothing=training.label_smoothing
-        ),
-        metrics=["accuracy"],
-    )
+        )
+        metrics = ["accuracy"]
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metrics)
     return model
 
 
 def _evaluate(
     model: keras.Model,
     dataset: Dataset,
+    negatives: NegativeAudio | None,
     config: Config,
     run_dir: Path,
     state: RunState,
@@ -260,7 +351,9 @@ def _evaluate(
             "noise": dataset.noise_source,
             "counts": dataset.index.counts(),
             "skipped": [{"path": p, "reason": r} for p, r in dataset.skipped],
+            "negatives": negatives.describe() if negatives else None,
         },
+        "recipe": config.training.recipe,
     }
     for split in ("validation", "test"):
         clips = dataset.clips[split]
@@ -268,7 +361,9 @@ def _evaluate(
             metrics[split] = None
             continue
         batches = evaluation_batches(clips, len(labels), config.training.batch_size)
-        predicted = np.argmax(model.predict(batches, verbose=0), axis=1)
+        scores = model.predict(batches, verbose=0)
+        last = scores[:, -1] if scores.ndim == 3 else scores  # the stream recipe's all frames
+        predicted = np.argmax(last, axis=1)
         metrics[split] = classification_metrics(clips.labels, predicted, labels)
     plot_history(state.history, run_dir / "curves.png")
     for split in ("validation", "test"):

@@ -1,5 +1,8 @@
 """Datasets: which clips make which class in which split, decoded once into memory.
 
+No TensorFlow here: training feeds these arrays to tf.data, evaluation streams them through
+the device runtime.
+
 Two layouts are read:
 
 - **Folders of words** (the Speech Commands layout, or a user's own recordings): one folder per
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gru_edge.audio import read_audio
+from gru_edge.audio import float_to_int16, read_audio
 from gru_edge.config import DataConfig
 from gru_edge.errors import AudioError, GruEdgeError
 
@@ -242,6 +245,14 @@ def load_dataset(
     return Dataset(index, clips, noise, source)
 
 
+def word_end(clip: np.ndarray, sample_rate: int) -> float:
+    """Where the speech of a clip ends (s): the last 10 ms within 20 dB of its loudest."""
+    hop = sample_rate // 100
+    energy = np.mean(clip[: len(clip) // hop * hop].reshape(-1, hop) ** 2, axis=1)
+    loud = np.nonzero(energy >= energy.max() * 0.01)[0]
+    return (loud[-1] + 1) * hop / sample_rate
+
+
 def fit_clip(samples: np.ndarray, length: int) -> np.ndarray:
     """Pads a short clip with silence at the end; crops a long one to its loudest window."""
     if len(samples) <= length:
@@ -286,7 +297,7 @@ def load_clips(
             continue
         else:
             samples = decoded[ref.path]
-        audio.append(np.clip(np.round(samples * 32767), -32768, 32767).astype(np.int16))
+        audio.append(float_to_int16(samples))
         labels.append(index.labels.index(ref.label))
     audio = np.stack(audio) if audio else np.zeros((0, length), np.int16)
     return Clips(audio, np.asarray(labels, np.int32), skipped)

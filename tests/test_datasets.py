@@ -11,7 +11,7 @@ import soundfile
 from datasets import make_dataset, word_clip
 
 from gru_edge.config import DataConfig
-from gru_edge.training.data import (
+from gru_edge.datasets import (
     SILENCE,
     UNKNOWN,
     DatasetError,

@@ -1,0 +1,35 @@
+"""The `gru-edge` subcommands, one module each (as Mycroft Precise has one script a job).
+
+Each module has `add_parser(commands)`, which declares the command's arguments and sets its
+`run(args)` as the default `run`. Commands parse arguments and print; the work is in the
+library, so nothing here is needed to use gru_edge from Python.
+"""
+
+from gru_edge.commands import (
+    config,
+    devices,
+    evaluate,
+    export,
+    features,
+    info,
+    listen,
+    mine,
+    stream,
+    synth_negatives,
+    train,
+)
+
+# In the order `gru-edge --help` lists them.
+MODULES = (
+    config,
+    features,
+    synth_negatives,
+    train,
+    export,
+    info,
+    stream,
+    listen,
+    evaluate,
+    mine,
+    devices,
+)
