@@ -88,6 +88,12 @@ class DataConfig:
     testing_percentage: float = 10.0
     silence_dbfs: tuple[float, float] = (-80.0, -10.0)
     seed: int = 59185
+    # Folders of negative audio (gru_edge.negatives), split by group into these percentages.
+    negatives: tuple[str, ...] = ()
+    negatives_validation_percentage: float = 15.0
+    negatives_testing_percentage: float = 15.0
+    # Folders of mined windows (`gru-edge mine`) taught as negatives in the stream recipe.
+    hard_negatives: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require(len(self.words) > 0, "data.words", "must name at least one keyword")
@@ -98,6 +104,8 @@ class DataConfig:
             "unknown_percentage",
             "validation_percentage",
             "testing_percentage",
+            "negatives_validation_percentage",
+            "negatives_testing_percentage",
         ):
             _require(0 <= getattr(self, key) <= 100, f"data.{key}", "must be in [0, 100]")
         _require(
@@ -158,15 +166,54 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
-    """The optimisation: a cosine learning-rate schedule with warm-up, early stopping."""
+class SequenceConfig:
+    """The stream recipe's training sequences (gru_edge.training.sequences): clips inside
+    negative audio, a target for every frame, and the validation streams that choose the
+    checkpoint."""
 
-    epochs: int = 150
+    seconds: float = 3.0
+    steps_per_epoch: int = 100
+    max_clips: int = 2
+    negative_audio_probability: float = 0.8  # else the dataset's background noise
+    background_snr_db: tuple[float, float] = (0.0, 25.0)  # clips over the background
+    background_dbfs: tuple[float, float] = (-60.0, -15.0)  # a sequence without clips
+    window_before_ms: float = 150.0  # the max-pooling window around a keyword's end
+    window_after_ms: float = 350.0
+    after_clip_ignore_ms: float = 200.0
+    negative_weight: float = 1.0
+    hard_negative_probability: float = 0.25  # a placed clip is a mined window instead
+    validation_minutes: float = 30.0
+    select_fa_per_hour: float = 4.0  # checkpoints compete on recall at this rate
+
+    def __post_init__(self) -> None:
+        for key in ("seconds", "steps_per_epoch", "validation_minutes", "select_fa_per_hour"):
+            _require(getattr(self, key) > 0, f"sequences.{key}", "must be positive")
+        for key in ("max_clips", "window_before_ms", "window_after_ms", "after_clip_ignore_ms"):
+            _require(getattr(self, key) >= 0, f"sequences.{key}", "must not be negative")
+        for key in ("negative_audio_probability", "hard_negative_probability"):
+            _require(0 <= getattr(self, key) <= 1, f"sequences.{key}", "must be in [0, 1]")
+        _require(self.negative_weight >= 0, "sequences.negative_weight", "must not be negative")
+        for key in ("background_snr_db", "background_dbfs"):
+            _require_range(getattr(self, key), f"sequences.{key}")
+
+
+RECIPES = ("stream", "clips")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The optimisation: a cosine learning-rate schedule with warm-up, early stopping. The
+    recipe: "stream" (long sequences with frame targets, chosen on validation streams) or
+    "clips" (isolated clips, chosen on clip accuracy)."""
+
+    recipe: str = "stream"
+    init_from: str = ""  # a run folder whose best model the new run starts from
+    epochs: int = 50
     batch_size: int = 64
     learning_rate: float = 3e-3
     warmup_epochs: int = 2
     label_smoothing: float = 0.1
-    early_stopping_patience: int = 40
+    early_stopping_patience: int = 15
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -179,6 +226,7 @@ class TrainingConfig:
             "must be in [0, epochs)",
         )
         _require(0 <= self.label_smoothing < 1, "training.label_smoothing", "must be in [0, 1)")
+        _require(self.recipe in RECIPES, "training.recipe", f"must be one of {list(RECIPES)}")
 
 
 @dataclass(frozen=True)
@@ -205,6 +253,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    sequences: SequenceConfig = field(default_factory=SequenceConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gru_edge.cli import main
+from gru_edge.datasets import word_end
 from gru_edge.evaluation.clips import clip_accuracy, decisions, evaluation_dataset
 from gru_edge.evaluation.streams import (
     Occurrence,
@@ -15,7 +16,6 @@ from gru_edge.evaluation.streams import (
     match,
     operating_points,
     stream_dataset,
-    word_end,
 )
 from gru_edge.runtime.detector import Detection
 from gru_edge.runtime.stream import AudioStream, StreamingModel
@@ -50,15 +50,65 @@ def test_streams_hold_their_keywords_where_they_say_and_are_seeded(int8_model, t
     segments = list(
         build_stream(dataset, hours=0.02, seed=4, sample_rate=16000, segment_seconds=20.0)
     )
-    audio = np.concatenate([a for a, _ in segments])
-    occurrences = [o for _, found in segments for o in found]
+    audio = np.concatenate([s.audio for s in segments])
+    occurrences = [o for s in segments for o in s.occurrences]
     assert len(audio) == int(0.02 * 3600 * 16000) and len(segments) == 4
     assert {o.keyword for o in occurrences} <= {"yes", "no"} and len(occurrences) >= 8
     for o in occurrences:  # the word is there: much louder than the background around it
         word = audio[int(o.start * 16000) : int(o.word_end * 16000)]
         assert 0 < o.word_end - o.start <= 1.0 and np.abs(word).max() > 0.1
-    again = np.concatenate([a for a, _ in build_stream(dataset, 0.02, 4, 16000, 20.0)])
+    again = np.concatenate([s.audio for s in build_stream(dataset, 0.02, 4, 16000, 20.0)])
     np.testing.assert_array_equal(again, audio)
+
+
+def _talk(root, seconds: float = 40.0):
+    """Negative audio: three speakers of faint noise, one saying a marked "yes" at 2 s."""
+    import soundfile
+
+    rng = np.random.default_rng(5)
+    for speaker in ("a", "b", "c", "d", "e", "f"):
+        (root / speaker).mkdir(parents=True)
+        audio = rng.normal(0, 0.05, int(seconds * 16000)).astype(np.float32)
+        soundfile.write(root / speaker / f"{speaker}-1.wav", audio, 16000)
+    alignments = {f"{s}-1": [["yes", 2.0, 2.5]] for s in "abcdef"}
+    (root / "word_alignments.json").write_text(json.dumps(alignments))
+    return root
+
+
+def test_talk_lies_over_the_stream_with_its_marked_spans_and_keeps_the_clips(
+    int8_model, tiny_data, tmp_path
+):
+    from gru_edge.negatives import load_negatives
+
+    dataset = stream_dataset(StreamingModel(int8_model), tiny_data)
+    negatives = load_negatives([_talk(tmp_path / "talk")], ["yes", "no"], 16000, tmp_path / "c")
+    plain = list(build_stream(dataset, 0.02, 4, 16000, 20.0))
+    talk = list(build_stream(dataset, 0.02, 4, 16000, 20.0, negatives=negatives))
+    assert [s.occurrences for s in talk] == [s.occurrences for s in plain]  # same clips
+    louder = np.concatenate([s.audio for s in talk]) - np.concatenate([s.audio for s in plain])
+    assert 0.001 < np.sqrt(np.mean(louder**2)) < 0.06  # -50 to -25 dBFS most of the time
+    marked = [span for s in talk for span in s.marked]
+    assert marked and all(0 <= a < b <= 0.02 * 3600 for a, b in marked)
+    assert all(b - a == pytest.approx(0.5) for a, b in marked)
+
+
+def test_matching_ignores_detections_in_marked_spans():
+    detections = [Detection("yes", 5.3, 0.9), Detection("yes", 8.0, 0.9)]
+    hits, false_accepts = match(detections, [], tolerance=1.0, marked=[(4.0, 4.5)])
+    assert hits == [] and [d.time for d in false_accepts] == [8.0]
+
+
+def test_eval_reports_false_accepts_on_negative_audio_alone(int8_model, tiny_data, tmp_path):
+    talk = _talk(tmp_path / "talk")
+    out = tmp_path / "negatives.json"
+    args = ["eval", str(int8_model), "--data", str(tiny_data), "--json", str(out)]
+    assert main([*args, "--negatives-only", "--negatives", str(talk)]) == 0
+    result = json.loads(out.read_text())
+    assert result["negatives_only"] and result["keywords"] == {"yes": 0, "no": 0}
+    assert (
+        result["hours"] == pytest.approx(40 / 3600) and result["at_model_threshold"]["frr"] is None
+    )
+    assert main([*args, "--negatives-only"]) == 2  # no folder to read
 
 
 def test_word_end_finds_the_end_of_the_loud_part():

@@ -4,6 +4,7 @@ clear message for every kind of bad input."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -63,9 +64,7 @@ def test_a_run_writes_everything_it_promises(tiny_data, tiny_config, tmp_path):
 
 
 def test_the_tiny_task_is_learned(tiny_data, tiny_config, tmp_path):
-    metrics = train(
-        tiny_data, tmp_path / "run", Config.from_toml(tiny_config), epochs=10, log=lambda *_: None
-    )
+    metrics = train(tiny_data, tmp_path / "run", Config.from_toml(tiny_config), epochs=10)
     assert metrics["validation"]["accuracy"] >= 0.9  # 16 clips; chance is 0.25
     assert metrics["test"]["accuracy"] >= 0.75  # 8 clips
 
@@ -140,10 +139,13 @@ def test_a_killed_run_resumes_from_its_last_complete_epoch(tiny_data, tmp_path, 
 
 
 def _error(capsys, argv: list[str]) -> str:
+    """The one error line a failed command ends with (progress may be logged before it)."""
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("gru-edge: error: ") and "Traceback" not in err
-    return err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("gru-edge: error: ")]
+    assert len(errors) == 1 and err.splitlines()[-1] == errors[0], err
+    return errors[0]
 
 
 def test_bad_input_stops_before_training_with_a_clear_message(
@@ -179,16 +181,61 @@ def test_a_run_is_neither_overwritten_nor_resumed_with_other_settings(
     assert main([*base, "--epochs", "2", "--resume"]) == 0  # the same command: nothing to redo
 
 
-def test_a_corrupt_file_among_many_is_reported_and_training_goes_on(tiny_config, tmp_path):
+def test_a_corrupt_file_among_many_is_reported_and_training_goes_on(tiny_config, tmp_path, caplog):
     data = make_dataset(tmp_path / "data")
     corrupt = data / "yes" / "spk007_nohash_5.wav"
     corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt ")
-    lines = []
-    metrics = train(
-        data, tmp_path / "run", Config.from_toml(tiny_config), epochs=2, log=lines.append
-    )
+    logger = logging.getLogger("gru_edge")  # the CLI stops it propagating to the root
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("INFO", logger="gru_edge"):
+            metrics = train(data, tmp_path / "run", Config.from_toml(tiny_config), epochs=2)
+    finally:
+        logger.removeHandler(caplog.handler)
+    lines = [record.getMessage() for record in caplog.records]
     assert metrics["data"]["skipped"] == [
         {"path": str(corrupt), "reason": metrics["data"]["skipped"][0]["reason"]}
     ]
     assert any("skipped 1 unreadable file(s)" in line for line in lines)
     assert any(str(corrupt) in line for line in lines)
+
+
+def test_the_stream_recipe_fine_tunes_on_sequences_and_exports_calibrated_thresholds(
+    tiny_data, tiny_run, tmp_path, capsys
+):
+    """A round of the stream recipe from the tiny clip model, over negative "talk": it keeps
+    its words, is chosen on the validation stream, and its file carries thresholds."""
+    import numpy as np
+    import soundfile
+
+    from gru_edge.modelfile import read_metadata
+    from gru_edge.training.export import export
+
+    talk = tmp_path / "talk"
+    rng = np.random.default_rng(0)
+    for speaker in "abcdef":
+        (talk / speaker).mkdir(parents=True)
+        noise = rng.normal(0, 0.02, 16000 * 20).astype(np.float32)
+        soundfile.write(talk / speaker / "x.wav", noise, 16000)
+    stream = TINY.replace('recipe = "clips"', f'recipe = "stream"\ninit_from = "{tiny_run}"')
+    stream += "[sequences]\nseconds = 2.0\nsteps_per_epoch = 4\nvalidation_minutes = 0.5\n"
+    config = tmp_path / "stream.toml"
+    config.write_text(stream)
+    run = tmp_path / "run"
+    metrics = train(tiny_data, run, Config.from_toml(config), epochs=3, negatives=(str(talk),))
+    assert metrics["recipe"] == "stream" and metrics["data"]["negatives"].startswith("1 corpora")
+    assert metrics["validation"]["accuracy"] >= 0.75  # the words survive the round
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["val_stream_recall"]) == 3 and len(history["val_accuracy"]) == 3
+    state = RunState.load(run)
+    assert history["val_stream_recall"][state.best_epoch] == max(history["val_stream_recall"])
+
+    out = tmp_path / "stream.tflite"
+    export(run, out, ["float32"], stream_minutes=0.1, calibration_minutes=0.5)
+    meta = read_metadata(out)
+    assert set(meta.thresholds) == {"yes", "no"}
+    assert all(0.3 <= t <= 0.999 for t in meta.thresholds.values())
+    assert meta.calibration["target_fa_per_hour"] == 0.5 and meta.calibration["hours"] > 0
+    assert "negative audio: 1 corpora" in meta.training_data
+    assert main(["info", str(out)]) == 0
+    assert "thresholds calibrated to 0.5 false accepts per hour" in capsys.readouterr().out

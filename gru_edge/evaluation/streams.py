@@ -2,12 +2,15 @@
 
 A long stream is built from the dataset's test split (or, for tuning, its validation split;
 seeded): background noise from that split's part of the noise recordings, at a random level
-that changes every few seconds, with the split's keyword clips and unknown-word clips placed at
-random times, and the true time of every keyword recorded. The real runtime (front end, TFLite
-model, state never reset) scores it once; the detector then runs over those scores at every
-threshold of a sweep. A detection of the right keyword from the start of its clip to
-`tolerance` after the end of the word is a hit; any other detection is a false accept; a
-keyword without a hit is a miss.
+that changes every few seconds, and, when negative audio is given, the same split of it (other
+people talking, music, noise; `gru_edge.negatives`) laid over that noise floor most of the
+time; the split's keyword clips and unknown-word clips are placed at random times, and the
+true time of every keyword is recorded. The real runtime (front end, TFLite model, state never
+reset) scores it once; the detector then runs over those scores at every threshold of a sweep.
+A detection of the right keyword from the start of its clip to `tolerance` after the end of
+the word is a hit; one inside a keyword span marked in the negative audio (a real "on" in read
+speech) is neither a hit nor a false accept; any other detection is a false accept; a keyword
+without a hit is a miss.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from gru_edge.config import DetectorConfig
+from gru_edge.audio import int16_to_float
+from gru_edge.config import DetectorConfig, FeatureConfig
+from gru_edge.datasets import UNKNOWN, Dataset, word_end
 from gru_edge.errors import GruEdgeError
-from gru_edge.evaluation.clips import model_dataset, model_keywords
+from gru_edge.evaluation.clips import model_dataset
+from gru_edge.features import FeatureExtractor
+from gru_edge.modelfile import is_keyword
+from gru_edge.negatives import NegativeAudio
 from gru_edge.runtime.detector import Detection, Detector
-from gru_edge.runtime.stream import AudioStream, StreamingModel
-from gru_edge.training.data import UNKNOWN, Dataset
+from gru_edge.runtime.stream import StreamingModel
 
 THRESHOLDS = np.round(np.concatenate([np.arange(0.10, 0.90, 0.05), np.arange(0.90, 1.0, 0.01)]), 3)
 FA_PER_HOUR = 0.5
@@ -40,12 +47,14 @@ class Occurrence:
     word_end: float
 
 
-def word_end(clip: np.ndarray, sample_rate: int) -> float:
-    """Where the speech of a clip ends (s): the last 10 ms within 20 dB of its loudest."""
-    hop = sample_rate // 100
-    energy = np.mean(clip[: len(clip) // hop * hop].reshape(-1, hop) ** 2, axis=1)
-    loud = np.nonzero(energy >= energy.max() * 0.01)[0]
-    return (loud[-1] + 1) * hop / sample_rate
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a stream: its audio, the keywords that start in it, and the keyword spans
+    marked inside its negative audio ((start, end) seconds, stream time)."""
+
+    audio: np.ndarray
+    occurrences: list[Occurrence]
+    marked: list[tuple[float, float]]
 
 
 def stream_dataset(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
@@ -65,9 +74,13 @@ def build_stream(
     sample_rate: int,
     segment_seconds: float = 60.0,
     split: str = "test",
-) -> Iterator[tuple[np.ndarray, list[Occurrence]]]:
-    """The stream of `split` in segments: (audio, the keywords that start in it), seeded."""
+    negatives: NegativeAudio | None = None,
+) -> Iterator[Segment]:
+    """The stream of `split` in segments, seeded. The clips and the noise floor are the same
+    with or without `negatives` (the talk over them draws from its own generator), so that
+    the two streams compare the same keywords."""
     rng = np.random.default_rng(seed)
+    talk = _Talk(negatives, split, sample_rate, seed) if negatives else None
     clips = dataset.clips[split]
     unknown = dataset.labels.index(UNKNOWN)
     keyword_ids = np.nonzero(clips.labels > unknown)[0]
@@ -81,12 +94,13 @@ def build_stream(
     for offset in range(0, total, segment):
         length = min(segment, total - offset)
         audio = _background(noise, length, rng, sample_rate)
+        marked = talk.add(audio, offset) if talk else []
         audio[: len(spill)] += spill
         occurrences, spill = [], spill[:0]
         while cursor < offset + length:
             is_keyword = rng.random() < 0.6 or not len(unknown_ids)
             index = next(queue) if is_keyword else rng.choice(unknown_ids)
-            clip = clips.audio[index].astype(np.float32) / 32768.0
+            clip = int16_to_float(clips.audio[index])
             if cursor + len(clip) > total:  # no clip cut off by the end of the stream
                 cursor = total
                 break
@@ -104,7 +118,89 @@ def build_stream(
                     )
                 )
             cursor += len(clip) + int(rng.uniform(1.5, 4.0) * sample_rate)
-        yield audio, occurrences
+        yield Segment(audio, occurrences, marked)
+
+
+@dataclass
+class StreamFrames:
+    """A whole stream as the front end's frames, with what is in it."""
+
+    frames: np.ndarray  # (frames, bins) float32
+    occurrences: list[Occurrence]
+    marked: list[tuple[float, float]]
+    hours: float
+
+
+def stream_frames(
+    dataset: Dataset,
+    features: FeatureConfig,
+    hours: float,
+    seed: int,
+    split: str,
+    negatives: NegativeAudio | None = None,
+) -> StreamFrames:
+    """The log-mel frames of `build_stream`'s stream, computed once: a model (or several
+    variants of it) can then be scored on them without rebuilding the audio."""
+    extractor = FeatureExtractor(features)
+    frames, occurrences, marked = [], [], []
+    rate = features.sample_rate
+    for segment in build_stream(dataset, hours, seed, rate, split=split, negatives=negatives):
+        frames.append(extractor.accept(segment.audio))
+        occurrences += segment.occurrences
+        marked += segment.marked
+    return StreamFrames(np.concatenate(frames), occurrences, marked, hours)
+
+
+def negative_frames(negatives: NegativeAudio, features: FeatureConfig, split: str) -> StreamFrames:
+    """The frames of `split`'s negative audio alone, every recording once, back to back."""
+    extractor = FeatureExtractor(features)
+    rate, block = features.sample_rate, 60 * features.sample_rate
+    frames, marked, at = [], [], 0
+    for recording in negatives.split(split):
+        for start in range(0, recording.length, block):
+            frames.append(extractor.accept(negatives.window(recording, start, block)))
+        marked += [((at + s.start) / rate, (at + s.end) / rate) for s in recording.spans]
+        at += recording.length
+    if not at:
+        raise GruEdgeError(f"the negative audio has no {split} part")
+    return StreamFrames(np.concatenate(frames), [], marked, at / rate / 3600)
+
+
+class _Talk:
+    """Negative audio of one split laid over a stream: pieces of 3-20 s from random
+    recordings at -50 to -25 dBFS with pauses of 0-3 s, as someone talking (or music, or a
+    machine) in the room; remembers the keyword spans it lays down."""
+
+    def __init__(self, negatives: NegativeAudio, split: str, sample_rate: int, seed: int) -> None:
+        self.negatives, self.rate = negatives, sample_rate
+        self.recordings = [r for r in negatives.split(split) if r.length > sample_rate]
+        if not self.recordings:
+            raise GruEdgeError(f"the negative audio has no {split} part longer than a second")
+        self.rng = np.random.default_rng([seed, 1])
+        self.next_start = 0  # stream sample where the next piece begins
+
+    def add(self, audio: np.ndarray, offset: int) -> list[tuple[float, float]]:
+        """Lays the talk over the segment of the stream that starts at sample `offset`
+        (pieces end with the segment); returns the keyword spans it laid down."""
+        marked = []
+        while self.next_start < offset + len(audio):
+            at = self.next_start - offset
+            recording = self.recordings[self.rng.integers(len(self.recordings))]
+            size = min(int(self.rng.uniform(3, 20) * self.rate), recording.length, len(audio) - at)
+            start = int(self.rng.integers(recording.length - size + 1))
+            piece = self.negatives.window(recording, start, size).astype(np.float64)
+            rms = np.sqrt(np.mean(piece**2)) or 1.0
+            audio[at : at + size] += piece * (10 ** (self.rng.uniform(-50, -25) / 20) / rms)
+            marked += [
+                (
+                    (self.next_start + s.start - start) / self.rate,
+                    (self.next_start + s.end - start) / self.rate,
+                )
+                for s in recording.spans
+                if start <= s.end and s.start < start + size
+            ]
+            self.next_start += size + int(self.rng.uniform(0, 3) * self.rate)
+        return marked
 
 
 def _cycle(ids: np.ndarray, rng: np.random.Generator) -> Iterator[int]:
@@ -136,23 +232,39 @@ def score_stream(
     seed: int = 0,
     num_threads: int = 1,
     split: str = "test",
-) -> tuple[np.ndarray, list[Occurrence], StreamingModel]:
-    """The model's scores for every frame of the stream, the keywords in it, the model."""
+    negatives: NegativeAudio | None = None,
+) -> tuple[np.ndarray, list[Occurrence], list[tuple[float, float]], StreamingModel]:
+    """The model's scores for every frame of the stream (its front end, then the model, the
+    state never reset), the keywords in it, the keyword spans marked in its negative audio,
+    and the model."""
     model = StreamingModel(model_path, num_threads=num_threads)
     dataset = stream_dataset(model, data_dir, split)
-    stream = AudioStream(model)
-    scores, occurrences = [], []
-    sample_rate = model.metadata.features.sample_rate
-    for audio, found in build_stream(dataset, hours, seed, sample_rate, split=split):
-        scores.append(stream.accept(audio))
-        occurrences += found
-    return np.concatenate(scores), occurrences, model
+    found = stream_frames(dataset, model.metadata.features, hours, seed, split, negatives)
+    return model.process(found.frames), found.occurrences, found.marked, model
+
+
+def score_negatives(
+    model_path: str | Path,
+    negatives: NegativeAudio,
+    split: str = "test",
+    num_threads: int = 1,
+) -> tuple[np.ndarray, list[tuple[float, float]], float, StreamingModel]:
+    """The model's scores over the negative audio of `split` alone, every recording once at
+    its own level, back to back, the state never reset; the keyword spans marked in it; its
+    length in hours; the model. What an hour of ordinary talk, music and noise costs."""
+    model = StreamingModel(model_path, num_threads=num_threads)
+    found = negative_frames(negatives, model.metadata.features, split)
+    return model.process(found.frames), found.marked, found.hours, model
 
 
 def match(
-    detections: list[Detection], occurrences: list[Occurrence], tolerance: float
+    detections: list[Detection],
+    occurrences: list[Occurrence],
+    tolerance: float,
+    marked: list[tuple[float, float]] = (),
 ) -> tuple[list[tuple[Occurrence, Detection]], list[Detection]]:
-    """Hits (each keyword at most once) and false accepts."""
+    """Hits (each keyword at most once) and false accepts; a detection that is no hit but
+    falls within `tolerance` after the start of a marked span is neither."""
     open_ = sorted(occurrences, key=lambda o: o.start)
     hits, false_accepts, used = [], [], set()
     for detection in detections:
@@ -167,54 +279,61 @@ def match(
             ):
                 found = i
                 break
-        if found is None:
-            false_accepts.append(detection)
-        else:
+        if found is not None:
             used.add(found)
             hits.append((open_[found], detection))
+        elif not any(start <= detection.time <= end + tolerance for start, end in marked):
+            false_accepts.append(detection)
     return hits, false_accepts
 
 
 def sweep(
     scores: np.ndarray,
     occurrences: list[Occurrence],
-    model: StreamingModel,
+    labels: tuple[str, ...],
+    features: FeatureConfig,
     hours: float,
     detector: DetectorConfig,
     tolerance: float = 1.0,
+    marked: list[tuple[float, float]] = (),
+    thresholds: dict[str, float] | None = None,
+    fa_per_hour: float = FA_PER_HOUR,
 ) -> dict:
     """FRR and false accepts per hour at every threshold, overall and per keyword; the DET
-    operating points; latencies at the model's own threshold."""
-    keywords = model_keywords(model)
+    operating points; and the figures (with latencies) where the model runs by default: its
+    per-keyword `thresholds` when given (calibrated at export), else `detector.threshold`."""
+    keywords = tuple(label for label in labels if is_keyword(label))
     counts = {k: sum(o.keyword == k for o in occurrences) for k in keywords}
-    points = []
-    for threshold in [*THRESHOLDS, detector.threshold]:
-        config = dataclasses.replace(detector, threshold=float(threshold))
-        found = Detector(model.labels, config, model.metadata.features).process(scores)
-        hits, false_accepts = match(found, occurrences, tolerance)
-        per_keyword = {}
-        for k in keywords:
-            hit = sum(o.keyword == k for o, _ in hits)
-            per_keyword[k] = {
-                "frr": 1 - hit / counts[k] if counts[k] else None,
+
+    def point(config: DetectorConfig, per_keyword_thresholds=None) -> dict:
+        found = Detector(labels, config, features, per_keyword_thresholds).process(scores)
+        hits, false_accepts = match(found, occurrences, tolerance, marked)
+        per_keyword = {
+            k: {
+                "frr": 1 - sum(o.keyword == k for o, _ in hits) / counts[k] if counts[k] else None,
                 "fa_per_hour": sum(d.keyword == k for d in false_accepts) / hours,
             }
-        points.append(
-            {
-                "threshold": float(threshold),
-                "frr": 1 - len(hits) / len(occurrences),
-                "fa_per_hour": len(false_accepts) / hours,
-                "per_keyword": per_keyword,
-                "latencies": [d.time - o.word_end for o, d in hits],
-            }
-        )
-    default = points.pop()
+            for k in keywords
+        }
+        return {
+            "threshold": config.threshold,
+            "frr": 1 - len(hits) / len(occurrences) if occurrences else None,
+            "fa_per_hour": len(false_accepts) / hours,
+            "per_keyword": per_keyword,
+            "latencies": [d.time - o.word_end for o, d in hits],
+        }
+
+    points = [point(dataclasses.replace(detector, threshold=float(t))) for t in THRESHOLDS]
+    for p in points:
+        p.pop("latencies")
+    default = point(detector, thresholds or None)
+    if thresholds:
+        default["thresholds"] = dict(thresholds)
     latencies = np.asarray(default.pop("latencies"))
-    for point in points:
-        point.pop("latencies")
     return {
         "hours": hours,
         "keywords": counts,
+        "marked_spans": len(marked),
         "tolerance_seconds": tolerance,
         "detector": dataclasses.asdict(detector),
         "at_model_threshold": default,
@@ -222,7 +341,7 @@ def sweep(
             "median": float(np.median(latencies)) if len(latencies) else None,
             "p90": float(np.percentile(latencies, 90)) if len(latencies) else None,
         },
-        "frr_at_fa_per_hour": operating_points(points, keywords, "fa_per_hour", FA_PER_HOUR, "frr"),
+        "frr_at_fa_per_hour": operating_points(points, keywords, "fa_per_hour", fa_per_hour, "frr"),
         "fa_per_hour_at_frr": operating_points(points, keywords, "frr", FRR_TARGET, "fa_per_hour"),
         "det": points,
     }
@@ -236,7 +355,11 @@ def operating_points(
 
     def best(get) -> dict | None:
         qualifying = [
-            p for p in points if get(p)[limit_key] is not None and get(p)[limit_key] <= limit
+            p
+            for p in points
+            if get(p)[limit_key] is not None
+            and get(p)[limit_key] <= limit
+            and get(p)[value_key] is not None  # no FRR on audio without keywords
         ]
         if not qualifying:
             return None
