@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _CurrentStderr(logging.StreamHandler):
+class CurrentStderr(logging.StreamHandler):
     """Writes to whatever `sys.stderr` is when a message is logged (tests replace it)."""
 
     @property
@@ -68,8 +68,8 @@ class _CurrentStderr(logging.StreamHandler):
 def configure_logging(verbosity: str) -> None:
     """gru_edge's messages as plain lines on stderr (the journal, under systemd)."""
     logger = logging.getLogger("gru_edge")
-    logger.handlers = [h for h in logger.handlers if not isinstance(h, _CurrentStderr)]
-    handler = _CurrentStderr()
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, CurrentStderr)]
+    handler = CurrentStderr()
     handler.setFormatter(
         logging.Formatter(
             "%(levelname)s %(name)s: %(message)s" if verbosity == "verbose" else "%(message)s"

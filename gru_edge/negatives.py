@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,8 +45,7 @@ class NegativeAudioError(GruEdgeError):
     """Negative audio that cannot be used: the message names the folder or file."""
 
 
-@dataclass(frozen=True)
-class KeywordSpan:
+class KeywordSpan(NamedTuple):
     """Where a keyword is spoken inside a recording (samples at the front end's rate)."""
 
     keyword: str

@@ -25,9 +25,9 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
-import wave
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from itertools import cycle
@@ -37,13 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from gru_edge.atomicfile import atomic_path, remove_partials, write_text
-from gru_edge.audio import (
-    SAMPLE_RATE,
-    decode_file,
-    float_to_int16,
-    int16_to_float,
-    prepare_audio,
-)
+from gru_edge.audio import SAMPLE_RATE, decode_file, prepare_audio, write_wav
 from gru_edge.errors import GruEdgeError
 from gru_edge.extras import require
 
@@ -212,7 +206,11 @@ class _Festival(_CommandEngine):
         return ["text2wave", "-eval", f"(voice_{speaker})", "-eval", rate, "-o", wav], text
 
 
-class _Pico(Engine):
+class _Pico(_CommandEngine):
+    """The Pico voices of py-nanotts, through its command line in a process of their own:
+    called in this process, NanoTTS.speak crashed it (a segmentation fault, seen in the test
+    suite once TensorFlow was loaded beside it)."""
+
     name = "pico"
     install = "pip install 'gru-edge[synth]' (py-nanotts)"
 
@@ -221,11 +219,10 @@ class _Pico(Engine):
             return []
         return [Voice(self.name, "en-US"), Voice(self.name, "en-GB")]
 
-    def render(self, speaker, text, speed):
-        nanotts = require("py_nanotts", "synth", "the Pico voices")
+    def command(self, speaker, text, speed, wav):
         # At its own volume Pico reaches full scale and clips; half of it does not.
-        pcm = nanotts.NanoTTS().speak(text, voice=speaker, speed=speed, volume=0.5)
-        return int16_to_float(np.frombuffer(pcm, "<i2")), 16000
+        argv = [sys.executable, "-m", "py_nanotts", text, "-v", speaker, "-o", wav]
+        return [*argv, "--speed", f"{speed:.3f}", "--volume", "0.5"], ""
 
 
 class _Piper(Engine):
@@ -380,11 +377,8 @@ def make_clip(clip: Clip, path: str | Path) -> float:
         raise SynthError(f"{source}: the engine made only silence")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as partial, wave.open(str(partial), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(float_to_int16(speech).tobytes())
+    with atomic_path(path) as partial:
+        write_wav(partial, speech, SAMPLE_RATE)
     return round(len(speech) / SAMPLE_RATE, 3)
 
 

@@ -1,11 +1,18 @@
-"""`gru-edge eval`: a model measured through the runtime, clip accuracy or FRR and FA/hour."""
+"""`gru-edge eval`: a model measured through the runtime, clip accuracy or FRR and FA/hour.
+
+Clip accuracy on the test clips of DIR (its testing list, or the official test archive
+layout), state reset per clip and carried; with --streaming, false rejections and false
+accepts per hour on long seeded streams built from those clips over background noise (and
+--negatives audio); with --negatives-only, false accepts per hour on the negative audio
+alone.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from gru_edge.commands.shared import detector_settings
+from gru_edge.commands.shared import detector_settings, options
 from gru_edge.evaluation.evaluate import evaluate
 from gru_edge.evaluation.report import report_table
 from gru_edge.runtime.spotter import default_model
@@ -15,11 +22,7 @@ def add_parser(commands) -> None:
     command = commands.add_parser(
         "eval",
         help="measure a model through the runtime: clip accuracy, or FRR and FA/hour",
-        description="Clip accuracy on the test clips of DIR (its testing list, or the official "
-        "test archive layout), state reset per clip and carried; with --streaming, "
-        "false rejections and false accepts per hour on long seeded streams built "
-        "from those clips over background noise (and --negatives audio); with "
-        "--negatives-only, false accepts per hour on the negative audio alone.",
+        description=__doc__,
     )
     command.add_argument("model", nargs="?", help="the model (default: the shipped one)")
     command.add_argument("--data", type=Path, required=True)
@@ -62,15 +65,9 @@ def run(args: argparse.Namespace) -> None:
     result = evaluate(
         args.model or default_model(),
         args.data,
-        streaming=args.streaming,
-        hours=args.hours,
-        seed=args.seed,
-        json_out=args.json_out,
-        plots=args.plots,
         num_threads=args.threads,
-        split=args.split,
         detector=detector_settings(args.detector),
-        negatives=args.negatives,
+        **options(args, "streaming", "hours", "seed", "json_out", "plots", "split", "negatives"),
         negatives_only=args.negatives_only,
     )
     print(report_table(result))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gru_edge.commands.shared import detector_settings
+from gru_edge.commands.shared import detector_settings, options
 from gru_edge.extras import require
 from gru_edge.modelfile import QUANTIZATIONS
 
@@ -80,11 +80,8 @@ def run(args: argparse.Namespace) -> None:
         args.run_dir,
         args.out,
         args.quant,
-        chunk_frames=args.chunk_frames,
         data_dir=args.data,
         tflite_runtime_python=args.tflite_runtime,
-        data_description=args.data_description,
         detector=detector_settings(args.detector),
-        negatives=args.negatives,
-        target_fa_per_hour=args.target_fa_per_hour,
+        **options(args, "chunk_frames", "data_description", "negatives", "target_fa_per_hour"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,14 +49,16 @@ def run(args: argparse.Namespace) -> None:
             commands.append(subprocess.Popen(args.on_detect, shell=True, env=env))
         commands[:] = [c for c in commands if c.poll() is None]
 
-    with MicrophoneSource(args.device) as source:
+    # From the first word on, Ctrl-C or SIGTERM at any moment stops cleanly: `run` handles
+    # them while it listens, the suppress before it starts.
+    with MicrophoneSource(args.device) as source, contextlib.suppress(KeyboardInterrupt):
         print(
             f"listening to {source.description} for {', '.join(listener.keywords)} "
             f"(Ctrl-C to stop)",
             file=sys.stderr,
             flush=True,
         )
-        listener.run(source, on_detection)  # returns on Ctrl-C or SIGTERM
+        listener.run(source, on_detection)
     print(
         f"stopped after {listener.seconds_heard:.1f} s; input overflows {source.overflows}, "
         f"blocks dropped {source.dropped}",

@@ -1,4 +1,9 @@
-"""`gru-edge mine`: hard negatives, the windows of negative audio where a model (nearly) fires."""
+"""`gru-edge mine`: hard negatives, the windows of negative audio where a model (nearly) fires.
+
+Runs MODEL over the --split part of the negative audio folders (split by subfolder as in
+training) and writes a one-second WAV around every moment a keyword's smoothed score reaches
+--min-score, for a training round's --hard-negatives.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,7 @@ def add_parser(commands) -> None:
     command = commands.add_parser(
         "mine",
         help="keep the windows of long negative audio where a model fires or nearly fires",
-        description="Runs MODEL over the --split part of the negative audio folders (split "
-        "by subfolder as in training) and writes a one-second WAV around every moment a "
-        "keyword's smoothed score reaches --min-score, for a training round's "
-        "--hard-negatives.",
+        description=__doc__,
     )
     command.add_argument("model", type=Path)
     command.add_argument("--audio", type=Path, nargs="+", required=True, metavar="DIR")

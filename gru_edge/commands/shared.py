@@ -13,6 +13,12 @@ from gru_edge.runtime.detector import Detection
 from gru_edge.runtime.spotter import KeywordSpotter
 
 
+def options(args: argparse.Namespace, *names: str) -> dict:
+    """The named arguments as keyword arguments, for a library function whose parameters are
+    named like the command's options."""
+    return {name: getattr(args, name) for name in names}
+
+
 def load_config(path: Path | None) -> Config:
     return Config.from_toml(path) if path else Config()
 

@@ -1,4 +1,10 @@
-"""`gru-edge synth-negatives`: speech that is not a keyword, from every offline voice here."""
+"""`gru-edge synth-negatives`: speech that is not a keyword, from every offline voice here.
+
+Every offline text-to-speech voice installed (`make voices` adds more) says words and
+phrases near the keywords in sound and spelling, and random sentences, at random rates and
+pitches: 16 kHz WAVs in one folder per voice (OUT/ENGINE-VOICE/), with OUT/manifest.jsonl.
+Clips already in OUT are not made again.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +21,7 @@ def add_parser(commands) -> None:
     command = commands.add_parser(
         "synth-negatives",
         help="synthesize negative speech: words that sound like the keywords, random sentences",
-        description="Every offline text-to-speech voice installed (`make voices` adds more) says "
-        "words and phrases near the keywords in sound and spelling, and random sentences, at "
-        "random rates and pitches: 16 kHz WAVs in one folder per voice (OUT/ENGINE-VOICE/), with "
-        "OUT/manifest.jsonl. Clips already in OUT are not made again.",
+        description=__doc__,
     )
     command.add_argument("--keywords", required=True, help="the keywords, comma-separated")
     command.add_argument("--out", type=Path, required=True, help="the output folder")

@@ -14,6 +14,7 @@ to a report beside it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -433,9 +434,10 @@ def export(
         census = op_census(flatbuffer)
         check_ops(census, quantization)
         runs_on = dict(RUNS_ON_BEFORE_CHECK)
-        model = _with_metadata(
-            flatbuffer, run, chunk_frames, quantization, census, data_description, runs_on
+        with_metadata = functools.partial(
+            _with_metadata, flatbuffer, run, chunk_frames, quantization, census, data_description
         )
+        model = with_metadata(runs_on)
         variant = {"file": str(paths[quantization]), "ops": census, **agreement(model, reference)}
         thresholds = calibrate(
             StreamingModel(model).process(threshold_audio.frames),
@@ -448,32 +450,14 @@ def export(
             target_fa_per_hour,
         )
         variant["thresholds"] = thresholds
-        model = _with_metadata(
-            flatbuffer,
-            run,
-            chunk_frames,
-            quantization,
-            census,
-            data_description,
-            runs_on,
-            thresholds,
-        )
+        model = with_metadata(runs_on, thresholds)
         if tflite_runtime_python:
             verdict, delta = check_in_tflite_runtime(
                 model, Path(tflite_runtime_python), reference.stream_features[:3000]
             )
             runs_on["tflite_runtime"] = verdict
             variant["tflite_runtime"] = {"runs": verdict, "max_abs_delta_vs_litert": delta}
-            model = _with_metadata(
-                flatbuffer,
-                run,
-                chunk_frames,
-                quantization,
-                census,
-                data_description,
-                runs_on,
-                thresholds,
-            )
+            model = with_metadata(runs_on, thresholds)
         with atomic_path(paths[quantization]) as temporary:
             temporary.write_bytes(model)
         variant["bytes"] = len(model)

@@ -62,10 +62,5 @@ class StreamLoss(keras.losses.Loss):
         return self.negative_weight * negative_loss + class_loss + window_loss
 
     def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "negative_classes": self.negative_classes,
-            "max_windows": self.max_windows,
-            "label_smoothing": self.label_smoothing,
-            "negative_weight": self.negative_weight,
-        }
+        own = ("negative_classes", "max_windows", "label_smoothing", "negative_weight")
+        return {**super().get_config(), **{key: getattr(self, key) for key in own}}
