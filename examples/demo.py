@@ -41,13 +41,12 @@ def main() -> None:
     print(f"{len(detections)} keyword(s) detected")
 
     smoothed = np.concatenate([piece.smoothed for piece in heard])
-    features = spotter.stream.model.metadata.features
     plot_timeline(
         source.samples,
-        features.sample_rate,
-        np.arange(len(smoothed)) * features.hop_ms / 1000 + features.window_ms / 1000,
+        source.sample_rate,
+        np.concatenate([piece.times for piece in heard]),
         {k: smoothed[:, spotter.labels.index(k)] for k in spotter.keywords},
-        spotter.detector.config.threshold,
+        spotter.thresholds,
         detections,
         f"gru_edge: {spotter.model_path.name}, detections in red",
         args.png,

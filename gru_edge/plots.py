@@ -127,21 +127,21 @@ def plot_timeline(
     sample_rate: int,
     frame_times: np.ndarray,
     smoothed: dict[str, np.ndarray],
-    threshold: float,
+    thresholds: dict[str, float],
     detections: list[Detection],
     title: str,
     path: Path,
 ) -> None:
-    """The waveform above each keyword's smoothed score over time, the threshold and the
-    detections (red lines): what the spotter heard in a recording."""
+    """The waveform above each keyword's smoothed score over time with its threshold (dotted,
+    in its colour) and the detections (red lines): what the spotter heard in a recording."""
     figure, (wave, lines) = plt.subplots(
         2, 1, figsize=(12, 6), sharex=True, gridspec_kw={"height_ratios": [1, 2]}
     )
     wave.plot(np.arange(len(audio)) / sample_rate, audio, linewidth=0.4, color="grey")
     wave.set_ylabel("audio")
     for keyword, scores in smoothed.items():
-        lines.plot(frame_times, scores, linewidth=1.2, label=keyword)
-    lines.axhline(threshold, color="black", linestyle=":", linewidth=1, label="threshold")
+        (line,) = lines.plot(frame_times, scores, linewidth=1.2, label=keyword)
+        lines.axhline(thresholds[keyword], color=line.get_color(), linestyle=":", linewidth=1)
     for detection in detections:
         for axis in (wave, lines):
             axis.axvline(detection.time, color="red", alpha=0.5)

@@ -21,6 +21,7 @@ import numpy as np
 
 from gru_edge.config import DetectorConfig
 from gru_edge.errors import GruEdgeError
+from gru_edge.modelfile import ModelMetadata
 from gru_edge.runtime.detector import Detection, Detector
 from gru_edge.runtime.sources import Source
 from gru_edge.runtime.stream import AudioStream
@@ -30,9 +31,11 @@ SHIPPED_MODEL = "kws12.int8.tflite"
 
 @dataclass(frozen=True)
 class Heard:
-    """What a piece of audio gave: each completed frame's scores (frames, labels), the same
-    smoothed as the detector sees them, and the detections they completed."""
+    """What a piece of audio gave: when each completed frame ends (seconds of stream), its
+    scores (frames, labels), the same smoothed as the detector sees them, and the detections
+    they completed."""
 
+    times: np.ndarray
     scores: np.ndarray
     smoothed: np.ndarray
     detections: list[Detection]
@@ -78,6 +81,7 @@ class KeywordSpotter:
             metadata.labels, config, metadata.features, {**calibrated, **(thresholds or {})}
         )
         self.seconds_heard = 0.0
+        self._frames = 0
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -87,18 +91,32 @@ class KeywordSpotter:
     def keywords(self) -> tuple[str, ...]:
         return self.stream.model.metadata.keywords
 
+    @property
+    def metadata(self) -> ModelMetadata:
+        return self.stream.model.metadata
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Each keyword's threshold as the detector applies it."""
+        return {k: float(self.detector.thresholds[self.labels.index(k)]) for k in self.keywords}
+
     def reset(self) -> None:
         self.stream.reset()
         self.detector.reset()
         self.seconds_heard = 0.0
+        self._frames = 0  # frames scored since the start of the stream
 
     def process(self, samples: np.ndarray) -> Heard:
         """16 kHz mono samples of any length in; the frames they complete and the detections
         out. The stream and the detector carry on from the previous call."""
-        self.seconds_heard += len(samples) / self.stream.model.metadata.features.sample_rate
+        features = self.metadata.features
+        self.seconds_heard += len(samples) / features.sample_rate
         scores = self.stream.accept(samples)
         smoothed, detections = self.detector.decide(scores)
-        return Heard(scores, smoothed, detections)
+        frames = self._frames + np.arange(len(scores))
+        self._frames += len(scores)
+        times = (frames * features.hop_samples + features.window_samples) / features.sample_rate
+        return Heard(times, scores, smoothed, detections)
 
     def detections(self, source: Iterable[np.ndarray]) -> Iterator[Detection]:
         for block in source:

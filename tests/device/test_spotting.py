@@ -42,6 +42,33 @@ def test_the_spotter_hears_the_words_in_order_from_an_iterator_or_a_callback(
         assert [(d.keyword, d.time) for d in called] == [(d.keyword, d.time) for d in heard]
 
 
+def test_process_gives_the_frames_behind_the_detections(committed_models, yes_no):
+    audio, _ = yes_no
+    spotter = KeywordSpotter(committed_models["int8"])
+    pieces = [spotter.process(audio[i : i + 1234]) for i in range(0, len(audio), 1234)]
+    times = np.concatenate([p.times for p in pieces])
+    scores = np.concatenate([p.scores for p in pieces])
+    smoothed = np.concatenate([p.smoothed for p in pieces])
+    assert len(times) == len(scores) == len(smoothed) == 1 + (len(audio) - 400) // 160
+    np.testing.assert_allclose(times[:2], [0.025, 0.035])  # a frame ends 25 ms in, then 10 ms
+    detections = [d for p in pieces for d in p.detections]
+    whole = KeywordSpotter(committed_models["int8"]).process(audio)  # the same, at once
+    assert detections == whole.detections and [d.keyword for d in detections] == ["yes", "no"]
+    np.testing.assert_array_equal(times, whole.times)
+    for detection in detections:  # a detection is where its smoothed score is
+        frame = int(np.argmin(np.abs(times - detection.time)))
+        index = spotter.labels.index(detection.keyword)
+        assert smoothed[frame, index] == pytest.approx(detection.score, abs=1e-6)
+        assert smoothed[frame, index] >= spotter.thresholds[detection.keyword]
+    assert spotter.seconds_heard == pytest.approx(len(audio) / 16000)
+
+
+def test_calibrated_thresholds_are_used_unless_one_threshold_is_given(committed_models):
+    spotter = KeywordSpotter(committed_models["int8"])
+    assert spotter.thresholds == spotter.metadata.thresholds
+    assert set(KeywordSpotter(committed_models["int8"], threshold=0.7).thresholds.values()) == {0.7}
+
+
 def test_ctrl_c_stops_the_spotter_cleanly_and_closes_the_source(committed_models, yes_no):
     audio, _ = yes_no
 
