@@ -180,7 +180,9 @@ class SequenceConfig:
     window_before_ms: float = 150.0  # the max-pooling window around a keyword's end
     window_after_ms: float = 350.0
     after_clip_ignore_ms: float = 200.0
+    span_ignore_ms: float = 500.0  # after a keyword marked in the negative audio
     negative_weight: float = 1.0
+    negative_top_fraction: float = 1.0  # < 1: only the hardest negative frames count
     hard_negative_probability: float = 0.25  # a placed clip is a mined window instead
     validation_minutes: float = 30.0
     select_fa_per_hour: float = 4.0  # checkpoints compete on recall at this rate
@@ -188,8 +190,19 @@ class SequenceConfig:
     def __post_init__(self) -> None:
         for key in ("seconds", "steps_per_epoch", "validation_minutes", "select_fa_per_hour"):
             _require(getattr(self, key) > 0, f"sequences.{key}", "must be positive")
-        for key in ("max_clips", "window_before_ms", "window_after_ms", "after_clip_ignore_ms"):
+        for key in (
+            "max_clips",
+            "window_before_ms",
+            "window_after_ms",
+            "after_clip_ignore_ms",
+            "span_ignore_ms",
+        ):
             _require(getattr(self, key) >= 0, f"sequences.{key}", "must not be negative")
+        _require(
+            0 < self.negative_top_fraction <= 1,
+            "sequences.negative_top_fraction",
+            "must be in (0, 1]",
+        )
         for key in ("negative_audio_probability", "hard_negative_probability"):
             _require(0 <= getattr(self, key) <= 1, f"sequences.{key}", "must be in [0, 1]")
         _require(self.negative_weight >= 0, "sequences.negative_weight", "must not be negative")

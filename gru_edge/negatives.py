@@ -30,10 +30,13 @@ import numpy as np
 
 from gru_edge.atomicfile import atomic_path
 from gru_edge.audio import float_to_int16, int16_to_float, read_audio
+from gru_edge.config import DataConfig
 from gru_edge.datasets import fit_clip
 from gru_edge.errors import GruEdgeError
 from gru_edge.extras import require
+from gru_edge.modelfile import ModelMetadata
 
+_EMPTY = np.zeros(0, np.int16)
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif"}
 ALIGNMENTS = "word_alignments.json"
 SPLITS = ("train", "validation", "test")
@@ -78,7 +81,6 @@ class NegativeAudio:
     cache_dir: Path
     sample_rate: int
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    _mapped: dict[Path, np.ndarray] = field(default_factory=dict, repr=False)
 
     def split(self, name: str) -> list[Recording]:
         return [r for r in self.recordings if r.split == name]
@@ -91,16 +93,18 @@ class NegativeAudio:
         hours = ", ".join(f"{s} {self.seconds(s) / 60:.1f} min" for s in SPLITS)
         return f"{len(corpora)} corpora ({', '.join(corpora)}): {hours}"
 
-    def samples(self, recording: Recording) -> np.ndarray:
-        """The int16 samples of `recording`'s part (a view of the memory-mapped cache)."""
-        if recording.path not in self._mapped:
-            cache = cache_file(recording.path, self.cache_dir, self.sample_rate)
-            self._mapped[recording.path] = np.memmap(cache, dtype=np.int16, mode="r")
-        return self._mapped[recording.path][recording.start : recording.end]
+    def samples(self, recording: Recording, offset: int = 0, length: int | None = None):
+        """int16 samples of `recording`'s part from `offset` (all the rest, or `length`), read
+        from its cache file: no file stays open, however many recordings a corpus has."""
+        available = max(0, recording.length - offset)
+        count = available if length is None else min(length, available)
+        cache = cache_file(recording.path, self.cache_dir, self.sample_rate)
+        start = (recording.start + offset) * 2
+        return np.fromfile(cache, dtype="<i2", count=count, offset=start) if count else _EMPTY
 
     def window(self, recording: Recording, offset: int, length: int) -> np.ndarray:
-        """`length` float32 samples from `offset` inside the recording's part."""
-        return int16_to_float(self.samples(recording)[offset : offset + length])
+        """`length` float32 samples (fewer at the end) from `offset` inside the part."""
+        return int16_to_float(self.samples(recording, offset, length))
 
 
 def load_negatives(
@@ -129,9 +133,14 @@ def load_negatives(
         lengths = {}
         for path in files:
             try:
-                lengths[path] = len(_decoded(path, cache_dir, sample_rate))
+                lengths[path] = _decoded_length(path, cache_dir, sample_rate)
             except GruEdgeError as e:
                 skipped.append((str(path), str(e)))
+        if not lengths:
+            raise NegativeAudioError(
+                f"no file of negative audio folder {folder} could be decoded "
+                f"(the first: {skipped[-1][1]})"
+            )
         recordings += _split_corpus(
             folder, lengths, spans, validation_percentage, testing_percentage
         )
@@ -149,6 +158,24 @@ def audio_files(folder: Path) -> list[Path]:
     )
 
 
+def load_for_model(folders: Iterable[str | Path], metadata: ModelMetadata) -> NegativeAudio:
+    """The negative audio in `folders` split as the model's own run split it (its metadata
+    says how; the default split for a model exported before it did), so that evaluation and
+    mining never take training audio for held-out audio or the reverse."""
+    defaults = DataConfig()
+    validation, testing = metadata.calibration.get(
+        "negatives_split",
+        (defaults.negatives_validation_percentage, defaults.negatives_testing_percentage),
+    )
+    return load_negatives(
+        folders,
+        metadata.keywords,
+        metadata.features.sample_rate,
+        validation_percentage=validation,
+        testing_percentage=testing,
+    )
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "gru_edge" / "audio"
@@ -161,8 +188,9 @@ def cache_file(path: Path, cache_dir: Path, sample_rate: int) -> Path:
     return cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.int16"
 
 
-def _decoded(path: Path, cache_dir: Path, sample_rate: int) -> np.ndarray:
-    """The cached int16 audio of `path`, decoding it in blocks first if needed."""
+def _decoded_length(path: Path, cache_dir: Path, sample_rate: int) -> int:
+    """How many samples `path` holds once decoded to the cache (decoding it in blocks first
+    if it is not there yet)."""
     cache = cache_file(path, cache_dir, sample_rate)
     if not cache.is_file():
         soundfile = require("soundfile", "audio", f"reading negative audio ({path.name})")
@@ -176,7 +204,7 @@ def _decoded(path: Path, cache_dir: Path, sample_rate: int) -> np.ndarray:
                     out.write(_to_int16(resampler(np.zeros(0, np.float32), last=True)))
         except (RuntimeError, soundfile.SoundFileError) as e:
             raise NegativeAudioError(f"{path}: cannot decode it ({e})") from None
-    return np.memmap(cache, dtype=np.int16, mode="r") if cache.stat().st_size else np.zeros(0)
+    return cache.stat().st_size // 2
 
 
 def _resampler(rate: int, sample_rate: int, path: Path):
@@ -231,10 +259,10 @@ def _split_corpus(
     for path, length in lengths.items():
         for split, (low, high) in bounds.items():
             start, end = int(length * low), int(length * high)
-            inside = tuple(
-                KeywordSpan(s.keyword, s.start - start, s.end - start)
+            inside = tuple(  # a span the cut goes through is kept, cut, on both sides
+                KeywordSpan(s.keyword, max(s.start, start) - start, min(s.end, end) - start)
                 for s in spans.get(path.stem, ())
-                if start <= s.start < end
+                if overlaps(s.start, s.end, start, end)
             )
             if end > start:
                 recordings.append(
@@ -275,9 +303,9 @@ def _keyword_spans(
         ) from None
 
 
-def keyword_free(spans: Sequence[KeywordSpan], start: int, end: int, margin: int) -> bool:
-    """Whether samples [start, end) are at least `margin` away from every keyword span."""
-    return all(s.end + margin <= start or end <= s.start - margin for s in spans)
+def overlaps(start: float, end: float, other_start: float, other_end: float) -> bool:
+    """Whether [start, end) and [other_start, other_end) share a moment."""
+    return start < other_end and other_start < end
 
 
 def load_windows(folders: Iterable[str | Path], length: int, sample_rate: int) -> np.ndarray:
@@ -285,6 +313,10 @@ def load_windows(folders: Iterable[str | Path], length: int, sample_rate: int) -
     `length` samples, each padded or cropped to its loudest part like a clip."""
     rows = []
     for folder in folders:
+        if not Path(folder).is_dir():
+            raise NegativeAudioError(
+                f"hard-negative folder {folder} does not exist (mine one with `gru-edge mine`)"
+            )
         files = audio_files(Path(folder))
         if not files:
             raise NegativeAudioError(f"hard-negative folder {folder} holds no audio files")

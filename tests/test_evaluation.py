@@ -62,7 +62,8 @@ def test_streams_hold_their_keywords_where_they_say_and_are_seeded(int8_model, t
 
 
 def _talk(root, seconds: float = 40.0):
-    """Negative audio: three speakers of faint noise, one saying a marked "yes" at 2 s."""
+    """Negative audio: six speakers of faint noise, a "yes" marked at 2-2.5 s in each (the
+    alignments say so; nothing is said there)."""
     import soundfile
 
     rng = np.random.default_rng(5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types
 
 import pytest
 
@@ -29,6 +30,14 @@ def test_the_first_that_imports_is_used(monkeypatch):
     monkeypatch.setitem(sys.modules, BACKENDS[INSTALLED[0]], None)
     if len(INSTALLED) > 1:
         assert interpreter_module()[0] == INSTALLED[1]
+
+
+def test_the_second_is_used_when_the_first_is_missing(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    stand_in = types.ModuleType("tflite_runtime.interpreter")  # whichever is installed here
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", stand_in)
+    monkeypatch.setitem(sys.modules, BACKENDS["ai_edge_litert"], None)
+    assert interpreter_module() == ("tflite_runtime", stand_in)
 
 
 @pytest.mark.parametrize("name", INSTALLED)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from gru_edge.negatives import NegativeAudioError, keyword_free, load_negatives
+from gru_edge.negatives import NegativeAudioError, load_negatives, overlaps
 
 
 def _write(path, seconds: float, rate: int = 16000, seed: int = 0, fmt: str | None = None):
@@ -79,10 +79,12 @@ def test_keyword_spans_come_from_the_alignments(tmp_path):
     recording = audio.split("train")[0]  # one group: cut in time, the spans in its first 70 %
     assert [(s.keyword, s.start, s.end) for s in recording.spans] == [
         ("stop", 8000, 14400),
-        ("on", 32000, 35200),
+        ("on", 32000, 33600),  # up to the end of the part: 70 % of 3 s
     ]
-    assert keyword_free(recording.spans, 16000, 30000, margin=1600)
-    assert not keyword_free(recording.spans, 16000, 31000, margin=1600)
+    assert not any(overlaps(a, b, 16000, 32000) for _, a, b in recording.spans[1:])
+    assert overlaps(*recording.spans[1][1:], 16000, 32001)
+    cut = audio.split("validation")[0]  # the cut at 2.1 s goes through the "on" (2.0-2.2 s)
+    assert [(s.keyword, s.start, s.end) for s in cut.spans] == [("on", 0, 35200 - 33600)]
 
 
 def test_bad_folders_and_files_are_named(tmp_path):
@@ -97,6 +99,10 @@ def test_bad_folders_and_files_are_named(tmp_path):
     audio = load_negatives([folder], ["yes"], 16000, tmp_path / "cache")
     assert [r.path.name for r in audio.recordings] == ["good.wav"] * len(audio.recordings)
     assert audio.skipped[0][0].endswith("broken.flac") and "cannot decode" in audio.skipped[0][1]
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "only.flac").write_bytes(b"fLaC not really")
+    with pytest.raises(NegativeAudioError, match="no file of negative audio folder .* decoded"):
+        load_negatives([tmp_path / "broken"], ["yes"], 16000, tmp_path / "cache")
     (tmp_path / "mixed" / "word_alignments.json").write_text("[1, 2]")
     with pytest.raises(NegativeAudioError, match="word_alignments.json: not"):
         load_negatives([folder], ["yes"], 16000, tmp_path / "cache")

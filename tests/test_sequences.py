@@ -43,8 +43,9 @@ class _Negatives(NegativeAudio):
         super().__init__([recording], None, 16000)
         self.audio = (np.random.default_rng(0).normal(0, 3000, 160000)).astype(np.int16)
 
-    def samples(self, recording):
-        return self.audio[recording.start : recording.end]
+    def samples(self, recording, offset=0, length=None):
+        part = self.audio[recording.start : recording.end]
+        return part[offset:] if length is None else part[offset : offset + length]
 
 
 def _maker(config: SequenceConfig, negatives=None, seed: int = 0) -> SequenceMaker:
@@ -82,9 +83,10 @@ def test_a_keyword_gets_its_window_at_the_end_of_its_word_and_its_label_at_its_e
     kinds, labels = targets[:, 0], targets[:, 1]
     ends = _frame_ends(len(kinds))
     window = np.nonzero(kinds == WINDOW)[0]
-    word_end = (offset + 9600) / 16000
-    assert ends[window[0]] / 16000 == pytest.approx(word_end - 0.1, abs=0.011)
-    assert ends[window[-1]] / 16000 == pytest.approx(word_end + 0.2, abs=0.011)
+    # the window's frames are exactly those ending in [word end - 100 ms, word end + 200 ms)
+    expected = np.nonzero((ends > offset + 9600 - 1600) & (ends <= offset + 9600 + 3200))[0]
+    last = (offset + 16000 - 400) // 160
+    np.testing.assert_array_equal(window, expected[expected != last])
     assert set(labels[window]) == {2} and set(targets[window, 2]) == {1}
     last = (offset + 16000 - 400) // 160
     assert kinds[last] == CLASS and labels[last] == 2
@@ -131,12 +133,27 @@ def test_keyword_spans_inside_the_negative_audio_are_ignored():
 
 
 def test_the_background_is_set_below_the_clips_by_the_snr():
-    maker = _maker(SequenceConfig(seconds=2.0, background_snr_db=(20.0, 20.0)))
-    audio, _ = _compose(maker, [(0, 8000)])
-    foreground = np.zeros(32000)
-    foreground[8000:24000] = _clips().audio[0] / 32768
-    ratio = np.sqrt(np.mean(foreground**2) / np.mean((audio - foreground) ** 2))
-    assert 20 * np.log10(ratio) == pytest.approx(20.0, abs=0.1)
+    """The SNR is the clip's level over the background's, whatever else the sequence holds."""
+    for seconds in (2.0, 3.0):
+        maker = _maker(SequenceConfig(seconds=seconds, background_snr_db=(20.0, 20.0)))
+        audio, _ = _compose(maker, [(0, 8000)])
+        clip = _clips().audio[0] / 32768
+        background = audio.astype(np.float64).copy()
+        background[8000:24000] -= clip
+        ratio = np.sqrt(np.mean(clip**2) / np.mean(background**2))
+        assert 20 * np.log10(ratio) == pytest.approx(20.0, abs=0.1)
+
+
+def test_a_real_keyword_under_an_unknown_word_stays_ignored():
+    config = SequenceConfig(seconds=3.0, span_ignore_ms=0.0)
+    maker = _maker(config)
+    background = np.full(maker.length, 0.01, np.float32)
+    _, targets = maker.compose(background, [(16000, 20000)], [(1, 8000)], np.random.default_rng(0))
+    ends = _frame_ends(len(targets))
+    spoken = (ends > 16000) & (ends <= 20000)
+    assert set(targets[spoken, 0]) == {IGNORE}  # not NEGATIVE, though the unknown clip lies over it
+    last = (8000 + 16000 - 400) // 160
+    assert targets[last, 0] == CLASS  # the clip's end is outside the span
 
 
 def _loss(kinds, labels, windows, logits, **kwargs) -> float:
@@ -167,6 +184,18 @@ def test_the_loss_counts_any_non_keyword_class_as_negative_and_ignores_ignore():
     assert _loss(kinds, zeros, zeros, fires, negative_weight=2.0) == pytest.approx(
         2 * expected, rel=1e-4
     )
+
+
+def test_the_hardest_negative_frames_can_count_alone():
+    kinds = np.full(10, NEGATIVE)
+    zeros = np.zeros(10, int)
+    logits = np.zeros((10, 3))
+    logits[:, 0] = 10.0  # silence, sure of it ...
+    logits[3] = [0.0, 0.0, 10.0]  # ... but for one frame that fires
+    fired = np.log((2 + np.exp(10.0)) / 2)
+    assert _loss(kinds, zeros, zeros, logits) == pytest.approx(fired / 10, rel=1e-3)
+    hardest = _loss(kinds, zeros, zeros, logits, negative_top_fraction=0.1)
+    assert hardest == pytest.approx(fired, rel=1e-3)  # one frame of ten: the one that fired
 
 
 def test_the_loss_is_cross_entropy_on_class_frames_and_serializes():

@@ -208,6 +208,7 @@ def test_the_stream_recipe_fine_tunes_on_sequences_and_exports_calibrated_thresh
     import numpy as np
     import soundfile
 
+    from gru_edge.evaluation.calibration import CANDIDATES, HIGHEST
     from gru_edge.modelfile import read_metadata
     from gru_edge.training.export import export
 
@@ -234,7 +235,8 @@ def test_the_stream_recipe_fine_tunes_on_sequences_and_exports_calibrated_thresh
     export(run, out, ["float32"], stream_minutes=0.1, calibration_minutes=0.5)
     meta = read_metadata(out)
     assert set(meta.thresholds) == {"yes", "no"}
-    assert all(0.3 <= t <= 0.999 for t in meta.thresholds.values())
+    assert set(meta.thresholds.values()) <= {*CANDIDATES.tolist(), HIGHEST}  # calibrated
+    assert meta.calibration["negatives_split"] == [15.0, 15.0]
     assert meta.calibration["target_fa_per_hour"] == 0.5 and meta.calibration["hours"] > 0
     assert "negative audio: 1 corpora" in meta.training_data
     assert main(["info", str(out)]) == 0

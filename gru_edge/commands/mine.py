@@ -2,7 +2,7 @@
 
 Runs MODEL over the --split part of the negative audio folders (split by subfolder as in
 training) and writes a one-second WAV around every moment a keyword's smoothed score reaches
---min-score, for a training round's --hard-negatives.
+--min-score, for a training round's data.hard_negatives.
 """
 
 from __future__ import annotations

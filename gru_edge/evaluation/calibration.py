@@ -10,12 +10,14 @@ so that a listener runs at a known operating point out of the box.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from gru_edge.config import Config, DetectorConfig, FeatureConfig
 from gru_edge.datasets import load_dataset
+from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.streams import (
     Occurrence,
     StreamFrames,
@@ -26,6 +28,8 @@ from gru_edge.evaluation.streams import (
 from gru_edge.modelfile import is_keyword
 from gru_edge.negatives import NegativeAudio
 from gru_edge.runtime.detector import Detector
+
+logger = logging.getLogger(__name__)
 
 # The candidates, finest near 1 where the thresholds of a good model land.
 CANDIDATES = np.unique(
@@ -48,6 +52,8 @@ def calibrate(
     """{"thresholds": keyword -> threshold, and what they give on this audio}. A keyword
     whose false accepts exceed its share at every candidate gets HIGHEST."""
     keywords = [label for label in labels if is_keyword(label)]
+    if not keywords:
+        raise GruEdgeError(f"no keyword among the labels {list(labels)}: nothing to calibrate")
     allowed = target_fa_per_hour * hours / len(keywords)  # false accepts per keyword
     false_accepts = {}  # threshold -> {keyword: count}
     for threshold in CANDIDATES:
@@ -66,6 +72,13 @@ def calibrate(
         thresholds[keyword] = chosen
     found = Detector(labels, detector, features, thresholds).process(scores)
     hits, false = match(found, occurrences, tolerance, marked)
+    if len(false) / hours > target_fa_per_hour:  # keywords interact through the refractory
+        logger.warning(
+            "the calibrated thresholds give %.2f false accepts per hour on the validation "
+            "audio, above the target %g",
+            len(false) / hours,
+            target_fa_per_hour,
+        )
     return {
         "thresholds": thresholds,
         "target_fa_per_hour": target_fa_per_hour,

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gru_edge.atomicfile import write_text
-from gru_edge.config import DataConfig, DetectorConfig
+from gru_edge.config import DetectorConfig
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.clips import MODES, clip_accuracy
 from gru_edge.evaluation.streams import score_negatives, score_stream, sweep
 from gru_edge.extras import require
-from gru_edge.negatives import load_negatives
+from gru_edge.negatives import load_for_model
 from gru_edge.runtime.stream import StreamingModel
 
 logger = logging.getLogger(__name__)
@@ -40,20 +40,12 @@ def evaluate(
     `json_out` and as PNGs into `plots` when given. `split` "validation" is for tuning (the
     test figures stay honest); `detector` replaces the settings the model carries, to try
     others without a new export (and then its threshold replaces calibrated ones)."""
+    if negatives and not (streaming or negatives_only):
+        raise GruEdgeError("--negatives goes with --streaming or --negatives-only")
     if streaming or negatives_only:
         loaded = StreamingModel(model)
         meta = loaded.metadata
-        audio = (
-            load_negatives(
-                negatives,
-                meta.keywords,
-                meta.features.sample_rate,
-                validation_percentage=DataConfig().negatives_validation_percentage,
-                testing_percentage=DataConfig().negatives_testing_percentage,
-            )
-            if negatives
-            else None
-        )
+        audio = load_for_model(negatives, meta) if negatives else None
         if negatives_only:
             if audio is None:
                 raise GruEdgeError("--negatives-only needs --negatives DIR [DIR ...]")

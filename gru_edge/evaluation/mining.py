@@ -5,7 +5,7 @@ recording of one split of the negative audio, and the detector, at `min_score` (
 model's own thresholds, to catch near misses too), marks where a keyword would fire. The
 second of audio that ends just after each such moment is written as a WAV file, outside the
 keyword spans marked in the audio (a real "on" in read speech is not a false accept). A
-training round adds the folder with `--hard-negatives`: those windows are then taught as
+training round adds the folder to `data.hard_negatives`: those windows are then taught as
 negatives, more often than their share of the audio.
 """
 
@@ -21,8 +21,7 @@ import numpy as np
 
 from gru_edge.atomicfile import write_text
 from gru_edge.audio import write_wav
-from gru_edge.config import DataConfig
-from gru_edge.negatives import load_negatives
+from gru_edge.negatives import load_for_model, overlaps
 from gru_edge.runtime.detector import Detector
 from gru_edge.runtime.stream import AudioStream, StreamingModel
 
@@ -46,14 +45,7 @@ def mine(
     model = StreamingModel(model_path, num_threads=num_threads)
     meta = model.metadata
     rate = meta.features.sample_rate
-    data = DataConfig()
-    negatives = load_negatives(
-        folders,
-        meta.keywords,
-        rate,
-        validation_percentage=data.negatives_validation_percentage,
-        testing_percentage=data.negatives_testing_percentage,
-    )
+    negatives = load_for_model(folders, meta)
     config = dataclasses.replace(meta.detector, threshold=min_score)
     out = Path(out)
     found, seconds = [], 0.0
@@ -71,9 +63,11 @@ def mine(
         for detection in detections:
             end = min(recording.length, round((detection.time + AFTER_SECONDS) * rate))
             start = max(0, end - window)
-            if any(s.start < end and start < s.end for s in recording.spans):
+            if any(overlaps(s.start, s.end, start, end) for s in recording.spans):
                 continue  # a keyword really is spoken there
-            name = f"{recording.path.stem}-{round(start * 1000 / rate):08d}.wav"
+            # corpus and group too: two corpora may hold files of the same name
+            source = f"{recording.corpus}-{Path(recording.group).stem}-{recording.path.stem}"
+            name = f"{source}-{round(start * 1000 / rate):08d}.wav"
             path = out / detection.keyword / name
             path.parent.mkdir(parents=True, exist_ok=True)
             samples = negatives.window(recording, start, end - start)

@@ -29,7 +29,7 @@ from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.clips import model_dataset
 from gru_edge.features import FeatureExtractor
 from gru_edge.modelfile import is_keyword
-from gru_edge.negatives import NegativeAudio
+from gru_edge.negatives import NegativeAudio, overlaps
 from gru_edge.runtime.detector import Detection, Detector
 from gru_edge.runtime.stream import StreamingModel
 
@@ -188,16 +188,15 @@ class _Talk:
             recording = self.recordings[self.rng.integers(len(self.recordings))]
             size = min(int(self.rng.uniform(3, 20) * self.rate), recording.length, len(audio) - at)
             start = int(self.rng.integers(recording.length - size + 1))
-            piece = self.negatives.window(recording, start, size).astype(np.float64)
-            rms = np.sqrt(np.mean(piece**2)) or 1.0
-            audio[at : at + size] += piece * (10 ** (self.rng.uniform(-50, -25) / 20) / rms)
+            piece = self.negatives.window(recording, start, size)
+            audio[at : at + size] += _at_level(piece, self.rng.uniform(-50, -25))
             marked += [
                 (
                     (self.next_start + s.start - start) / self.rate,
                     (self.next_start + s.end - start) / self.rate,
                 )
                 for s in recording.spans
-                if start <= s.end and s.start < start + size
+                if overlaps(s.start, s.end, start, start + size)
             ]
             self.next_start += size + int(self.rng.uniform(0, 3) * self.rate)
         return marked
@@ -218,11 +217,16 @@ def _background(
         source = noise[rng.integers(len(noise))]
         size = min(length - at, int(rng.uniform(2, 8) * sample_rate), len(source))
         start = rng.integers(len(source) - size + 1)
-        piece = source[start : start + size].astype(np.float64)
-        rms = np.sqrt(np.mean(piece**2)) or 1.0
-        audio[at : at + size] = piece * (10 ** (rng.uniform(-55, -35) / 20) / rms)
+        audio[at : at + size] = _at_level(source[start : start + size], rng.uniform(-55, -35))
         at += size
     return audio
+
+
+def _at_level(piece: np.ndarray, dbfs: float) -> np.ndarray:
+    """`piece` scaled to an RMS level of `dbfs` (silence stays silent)."""
+    piece = piece.astype(np.float64)
+    rms = np.sqrt(np.mean(piece**2)) or 1.0
+    return piece * (10 ** (dbfs / 20) / rms)
 
 
 def score_stream(
@@ -264,7 +268,7 @@ def match(
     marked: list[tuple[float, float]] = (),
 ) -> tuple[list[tuple[Occurrence, Detection]], list[Detection]]:
     """Hits (each keyword at most once) and false accepts; a detection that is no hit but
-    falls within `tolerance` after the start of a marked span is neither."""
+    falls inside a marked span or within `tolerance` after its end is neither."""
     open_ = sorted(occurrences, key=lambda o: o.start)
     hits, false_accepts, used = [], [], set()
     for detection in detections:

@@ -39,7 +39,7 @@ from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.calibration import calibrate, calibration_audio
 from gru_edge.features import FeatureExtractor, log_mel
 from gru_edge.modelfile import METADATA_NAME, QUANTIZATIONS, ModelMetadata, is_keyword
-from gru_edge.negatives import load_negatives
+from gru_edge.negatives import NegativeAudioError, load_negatives
 from gru_edge.runtime.stream import StreamingModel
 from gru_edge.training.model import Mode, convert, state_specs
 
@@ -401,17 +401,19 @@ def export(
     )
     dataset = load_dataset(run.data_root, run.config.data, run.config.features.sample_rate)
     folders = negatives if negatives is not None else run.config.data.negatives
-    negative_audio = (
-        load_negatives(
-            folders,
-            run.config.data.words,
-            run.config.features.sample_rate,
-            validation_percentage=run.config.data.negatives_validation_percentage,
-            testing_percentage=run.config.data.negatives_testing_percentage,
-        )
-        if folders
-        else None
-    )
+    negative_audio = None
+    if folders:
+        try:
+            negative_audio = load_negatives(
+                folders,
+                run.config.data.words,
+                run.config.features.sample_rate,
+                validation_percentage=run.config.data.negatives_validation_percentage,
+                testing_percentage=run.config.data.negatives_testing_percentage,
+            )
+        except NegativeAudioError as e:
+            moved = "" if negatives else "; if the run's negative audio moved, pass --negatives DIR"
+            raise ExportError(f"{e}{moved}") from None
     minutes = calibration_minutes or run.config.sequences.validation_minutes
     logger.info("building %g min of validation audio to calibrate the thresholds on", minutes)
     threshold_audio = calibration_audio(run.data_root, run.config, negative_audio, minutes)
@@ -449,6 +451,10 @@ def export(
             run.config.detector,
             target_fa_per_hour,
         )
+        thresholds["negatives_split"] = [  # for evaluation and mining to split alike
+            run.config.data.negatives_validation_percentage,
+            run.config.data.negatives_testing_percentage,
+        ]
         variant["thresholds"] = thresholds
         model = with_metadata(runs_on, thresholds)
         if tflite_runtime_python:

@@ -114,15 +114,19 @@ class SequenceMaker:
         kinds = np.full(self.frames, NEGATIVE, np.int32)
         labels = np.zeros(self.frames, np.int32)
         windows = np.zeros(self.frames, np.int32)
-        for start, end in spans:
-            self._mark(kinds, start, end + self._samples(500), IGNORE)
         foreground = np.zeros(self.length, np.float32)
+        inside = np.zeros(self.length, bool)  # the samples the clips cover
         for number, (clip_index, offset) in enumerate(placed, start=1):
             clip = self._augmented_clip(clip_index, rng)
             end = min(offset + len(clip), self.length)
             foreground[offset:end] += clip[: end - offset]
+            inside[offset:end] = True
             self._label_clip(kinds, labels, windows, clip_index, offset, end, number)
-        speech_rms = _rms(foreground)
+        # Last: a keyword really spoken in the background is never a negative, whatever lies
+        # over it.
+        for start, end in spans:
+            self._mark(kinds, start, end + self._samples(self.config.span_ignore_ms), IGNORE)
+        speech_rms = _rms(foreground[inside]) if inside.any() else 0.0  # over the clips only
         if speech_rms > 0:
             snr = rng.uniform(*self.config.background_snr_db)
             level = speech_rms * 10 ** (-snr / 20)
@@ -172,10 +176,11 @@ class SequenceMaker:
         """(clip index, start sample) of the clips of one sequence, apart and inside it; an
         index of -1-k stands for mined window k."""
         clip_length = self.source.clips.audio.shape[1]
-        count = int(rng.integers(0, self.config.max_clips + 1))
-        room = self.length - count * clip_length
-        if count == 0 or room < 0:
+        fit = self.length // clip_length  # no more clips than the sequence holds
+        count = min(int(rng.integers(0, self.config.max_clips + 1)), fit)
+        if count == 0:
             return []
+        room = self.length - count * clip_length
         gaps = np.sort(rng.integers(0, room + 1, count))
         indices = rng.integers(len(self.source.clips), size=count)
         hard = len(self.source.hard)

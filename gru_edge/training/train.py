@@ -1,8 +1,9 @@
 """`gru-edge train`: from a folder of recordings to a trained GRU keyword spotter in RUN_DIR.
 
 RUN_DIR receives the resolved settings (`config.toml`), a checkpoint every epoch, the best
-model on the validation clips (`best.keras`), `history.json`, TensorBoard logs, `metrics.json`
-(validation and test accuracy, per class) and PNG plots. A run killed at any moment continues
+model (`best.keras`: on the validation stream for the stream recipe, on the validation clips
+for the clip recipe), `history.json`, TensorBoard logs, `metrics.json` (validation and test
+accuracy, per class) and PNG plots. A run killed at any moment continues
 with `resume=True` from its last complete epoch, seeing the same data it would have seen.
 """
 
@@ -317,6 +318,7 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
             max_windows=config.sequences.max_clips,
             label_smoothing=training.label_smoothing,
             negative_weight=config.sequences.negative_weight,
+            negative_top_fraction=config.sequences.negative_top_fraction,
         )
         metrics = []
     else:
