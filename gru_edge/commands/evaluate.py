@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gru_edge.commands.shared import detector_settings, options
+from gru_edge.commands.shared import add_negatives_option, detector_settings, options
 from gru_edge.evaluation.evaluate import evaluate
 from gru_edge.evaluation.report import report_table
 from gru_edge.runtime.spotter import default_model
@@ -43,14 +43,11 @@ def add_parser(commands) -> None:
         metavar="TOML",
         help="a settings file whose [detector] replaces the model's",
     )
-    command.add_argument(
-        "--negatives",
-        type=Path,
-        nargs="+",
+    add_negatives_option(
+        command,
+        "folders of negative audio whose part of the split talks over the stream (split by "
+        "subfolder as in training)",
         default=[],
-        metavar="DIR",
-        help="folders of negative audio whose part of the split talks over the stream "
-        "(split by subfolder as in training)",
     )
     command.add_argument(
         "--negatives-only",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gru_edge.commands.shared import detector_settings, options
+from gru_edge.commands.shared import add_negatives_option, detector_settings, options
 from gru_edge.extras import require
 from gru_edge.modelfile import QUANTIZATIONS
 
@@ -56,13 +56,10 @@ def add_parser(commands) -> None:
         metavar="TOML",
         help="a settings file whose [detector] the model carries as defaults",
     )
-    command.add_argument(
-        "--negatives",
-        type=Path,
-        nargs="+",
-        metavar="DIR",
-        help="the run's negative audio folders, if they moved since training (for the "
-        "threshold calibration)",
+    add_negatives_option(
+        command,
+        "the run's negative audio folders, if they moved since training (for the threshold "
+        "calibration)",
     )
     command.add_argument(
         "--target-fa-per-hour",

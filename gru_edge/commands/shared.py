@@ -38,6 +38,14 @@ def add_detection_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
+def add_negatives_option(command: argparse.ArgumentParser, purpose: str, default=None) -> None:
+    """`--negatives DIR [DIR ...]`: folders of audio with no keyword, split by subfolder into
+    train/validation/test as in training; `purpose` says what this command does with them."""
+    command.add_argument(
+        "--negatives", type=Path, nargs="+", default=default, metavar="DIR", help=purpose
+    )
+
+
 def spotter(args: argparse.Namespace) -> KeywordSpotter:
     return KeywordSpotter(args.model, threshold=args.threshold, num_threads=args.threads)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gru_edge.commands.shared import add_negatives_option
 from gru_edge.config import RECIPES, Config
 from gru_edge.extras import require
 
@@ -21,12 +22,9 @@ def add_parser(commands) -> None:
     command.add_argument("--config", type=Path, help="a TOML settings file (see `gru-edge config`)")
     command.add_argument("--words", help="the keywords, comma-separated (default: data.words)")
     command.add_argument("--epochs", type=int, help="number of epochs (default: training.epochs)")
-    command.add_argument(
-        "--negatives",
-        type=Path,
-        nargs="+",
-        metavar="DIR",
-        help="folders of audio with no keyword (speech, music, noise; any length and format), "
+    add_negatives_option(
+        command,
+        "folders of audio with no keyword (speech, music, noise; any length and format), "
         "split by subfolder into train/validation/test (default: data.negatives)",
     )
     command.add_argument(
