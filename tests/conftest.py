@@ -20,6 +20,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 DEVICE_MODELS = Path(__file__).parent / "device" / "models"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def audio_cache(tmp_path_factory):
+    """Negative audio decoded by the tests is cached in a folder of theirs, not the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory) -> Path:
     """Ten keywords spoken by espeak-ng, 22050 Hz 16-bit WAV."""
