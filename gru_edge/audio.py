@@ -54,12 +54,14 @@ def float_to_int16(samples: np.ndarray) -> np.ndarray:
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Writes mono float samples as a 16-bit PCM WAV file (Python's `wave` module)."""
+    """Writes float samples, (frames,) or (frames, channels), as a 16-bit PCM WAV file
+    (Python's `wave` module: the base install has no soundfile)."""
+    pcm = float_to_int16(samples).astype("<i2")
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
         out.setsampwidth(2)
         out.setframerate(sample_rate)
-        out.writeframes(float_to_int16(samples).astype("<i2").tobytes())
+        out.writeframes(pcm.tobytes())
 
 
 def read_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

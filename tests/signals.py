@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gru_edge.audio import INT16_SCALE
+from gru_edge import audio
+from gru_edge.audio import float_to_int16
 
 SAMPLE_RATE = 16000
 
@@ -29,18 +29,12 @@ def espeak(text: str, path: Path, voice: str = "en-us", speed: int = 160) -> Pat
 
 def pcm16(samples: np.ndarray) -> np.ndarray:
     """Float samples as 16-bit PCM, the inverse of reading int16 / INT16_SCALE."""
-    return np.clip(np.round(np.asarray(samples) * INT16_SCALE), -32768, 32767).astype("<i2")
+    return float_to_int16(samples).astype("<i2")
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    """Writes float samples, (n,) or (n, channels), as a 16-bit WAV file with Python's `wave`
-    module, since the device tier has no soundfile."""
-    pcm = pcm16(samples)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.tobytes())
+    """`gru_edge.audio.write_wav`, returning the path (the device tier has no soundfile)."""
+    audio.write_wav(path, samples, rate)
     return path
 
 

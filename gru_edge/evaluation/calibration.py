@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from gru_edge.config import Config, DetectorConfig, FeatureConfig
-from gru_edge.datasets import load_dataset
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.streams import (
     Occurrence,
     StreamFrames,
     match,
     negative_frames,
-    stream_frames,
+    settings_stream,
 )
 from gru_edge.modelfile import is_keyword
 from gru_edge.negatives import NegativeAudio
@@ -98,9 +97,7 @@ def calibration_audio(
     """The validation audio thresholds are calibrated on: a stream of validation keyword and
     unknown-word clips over validation noise and negative audio, then (when there is negative
     audio) the validation negative audio alone, as one stream."""
-    data = dataclasses.replace(config.data, silence_percentage=0.0, unknown_percentage=100.0)
-    dataset = load_dataset(data_root, data, config.features.sample_rate, ("validation",))
-    stream = stream_frames(dataset, config.features, minutes / 60, seed, "validation", negatives)
+    stream = settings_stream(data_root, config, minutes / 60, seed, "validation", negatives)
     if negatives is None:
         return stream
     alone = negative_frames(negatives, config.features, "validation")

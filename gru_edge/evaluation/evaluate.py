@@ -43,18 +43,16 @@ def evaluate(
     if negatives and not (streaming or negatives_only):
         raise GruEdgeError("--negatives goes with --streaming or --negatives-only")
     if streaming or negatives_only:
-        loaded = StreamingModel(model)
+        loaded = StreamingModel(model, num_threads=num_threads)
         meta = loaded.metadata
         audio = load_for_model(negatives, meta) if negatives else None
         if negatives_only:
             if audio is None:
                 raise GruEdgeError("--negatives-only needs --negatives DIR [DIR ...]")
-            scores, marked, hours, _ = score_negatives(model, audio, split, num_threads)
+            scores, marked, hours = score_negatives(loaded, audio, split)
             occurrences = []
         else:
-            scores, occurrences, marked, _ = score_stream(
-                model, data, hours, seed, num_threads, split, audio
-            )
+            scores, occurrences, marked = score_stream(loaded, data, hours, seed, split, audio)
         result = {
             "model": str(model),
             "data": str(data),

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from gru_edge.audio import int16_to_float
-from gru_edge.config import DetectorConfig, FeatureConfig
-from gru_edge.datasets import UNKNOWN, Dataset, word_end
+from gru_edge.config import Config, DetectorConfig, FeatureConfig
+from gru_edge.datasets import UNKNOWN, Dataset, load_dataset, word_end
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.clips import model_dataset
 from gru_edge.features import FeatureExtractor
@@ -151,6 +151,21 @@ def stream_frames(
     return StreamFrames(np.concatenate(frames), occurrences, marked, hours)
 
 
+def settings_stream(
+    data_root: str | Path,
+    config: Config,
+    hours: float,
+    seed: int,
+    split: str,
+    negatives: NegativeAudio | None = None,
+) -> StreamFrames:
+    """`stream_frames` of `split` for a training run's settings (its keywords, front end and
+    every unknown-word clip), for the streams a run is chosen and calibrated on."""
+    data = dataclasses.replace(config.data, silence_percentage=0.0, unknown_percentage=100.0)
+    dataset = load_dataset(data_root, data, config.features.sample_rate, (split,))
+    return stream_frames(dataset, config.features, hours, seed, split, negatives)
+
+
 def negative_frames(negatives: NegativeAudio, features: FeatureConfig, split: str) -> StreamFrames:
     """The frames of `split`'s negative audio alone, every recording once, back to back."""
     extractor = FeatureExtractor(features)
@@ -230,35 +245,31 @@ def _at_level(piece: np.ndarray, dbfs: float) -> np.ndarray:
 
 
 def score_stream(
-    model_path: str | Path,
+    model: StreamingModel,
     data_dir: str | Path,
     hours: float,
     seed: int = 0,
-    num_threads: int = 1,
     split: str = "test",
     negatives: NegativeAudio | None = None,
-) -> tuple[np.ndarray, list[Occurrence], list[tuple[float, float]], StreamingModel]:
+) -> tuple[np.ndarray, list[Occurrence], list[tuple[float, float]]]:
     """The model's scores for every frame of the stream (its front end, then the model, the
-    state never reset), the keywords in it, the keyword spans marked in its negative audio,
-    and the model."""
-    model = StreamingModel(model_path, num_threads=num_threads)
+    state never reset), the keywords in it, and the keyword spans marked in its negative
+    audio."""
     dataset = stream_dataset(model, data_dir, split)
     found = stream_frames(dataset, model.metadata.features, hours, seed, split, negatives)
-    return model.process(found.frames), found.occurrences, found.marked, model
+    model.reset()
+    return model.process(found.frames), found.occurrences, found.marked
 
 
 def score_negatives(
-    model_path: str | Path,
-    negatives: NegativeAudio,
-    split: str = "test",
-    num_threads: int = 1,
-) -> tuple[np.ndarray, list[tuple[float, float]], float, StreamingModel]:
+    model: StreamingModel, negatives: NegativeAudio, split: str = "test"
+) -> tuple[np.ndarray, list[tuple[float, float]], float]:
     """The model's scores over the negative audio of `split` alone, every recording once at
     its own level, back to back, the state never reset; the keyword spans marked in it; its
-    length in hours; the model. What an hour of ordinary talk, music and noise costs."""
-    model = StreamingModel(model_path, num_threads=num_threads)
+    length in hours. What an hour of ordinary talk, music and noise costs."""
     found = negative_frames(negatives, model.metadata.features, split)
-    return model.process(found.frames), found.marked, found.hours, model
+    model.reset()
+    return model.process(found.frames), found.marked, found.hours
 
 
 def match(

@@ -63,6 +63,10 @@ class Detector:
         self._quiet_until = 0  # no detection before this frame
         self._armed = np.ones(len(self.labels), dtype=bool)  # fallen below threshold since
 
+    def frame_times(self, count: int) -> np.ndarray:
+        """When each of the next `count` frames ends (seconds of stream)."""
+        return (self._frame + np.arange(count)) * self._hop + self._frame_end
+
     def smooth(self, scores: np.ndarray) -> np.ndarray:
         """Causal moving average over the last `smoothing_ms` (fewer at the stream's start)."""
         joined = np.concatenate((self._history, scores))

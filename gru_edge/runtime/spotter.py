@@ -81,7 +81,6 @@ class KeywordSpotter:
             metadata.labels, config, metadata.features, {**calibrated, **(thresholds or {})}
         )
         self.seconds_heard = 0.0
-        self._frames = 0
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -104,18 +103,14 @@ class KeywordSpotter:
         self.stream.reset()
         self.detector.reset()
         self.seconds_heard = 0.0
-        self._frames = 0  # frames scored since the start of the stream
 
     def process(self, samples: np.ndarray) -> Heard:
         """16 kHz mono samples of any length in; the frames they complete and the detections
         out. The stream and the detector carry on from the previous call."""
-        features = self.metadata.features
-        self.seconds_heard += len(samples) / features.sample_rate
+        self.seconds_heard += len(samples) / self.metadata.features.sample_rate
         scores = self.stream.accept(samples)
+        times = self.detector.frame_times(len(scores))
         smoothed, detections = self.detector.decide(scores)
-        frames = self._frames + np.arange(len(scores))
-        self._frames += len(scores)
-        times = (frames * features.hop_samples + features.window_samples) / features.sample_rate
         return Heard(times, scores, smoothed, detections)
 
     def detections(self, source: Iterable[np.ndarray]) -> Iterator[Detection]:

@@ -87,7 +87,8 @@ class SequenceMaker:
         self.length = round(config.seconds * self.rate)
         self.frames = num_frames(self.length, features)
         self._keyword = np.array([is_keyword(label) for label in source.labels])
-        self._weights = np.array([r.length for r in source.recordings], np.float64)
+        lengths = np.array([r.length for r in source.recordings], np.float64)
+        self._chances = lengths / lengths.sum() if len(lengths) else lengths  # by length
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         audio = np.empty((self.batch_size, self.length), np.float32)
@@ -155,9 +156,7 @@ class SequenceMaker:
         """Negative audio (or the dataset's noise), and the keyword spans inside it."""
         source = self.source
         if source.recordings and rng.random() < self.config.negative_audio_probability:
-            chosen = source.recordings[
-                rng.choice(len(source.recordings), p=self._weights / self._weights.sum())
-            ]
+            chosen = source.recordings[rng.choice(len(source.recordings), p=self._chances)]
             if chosen.length >= self.length:
                 offset = int(rng.integers(chosen.length - self.length + 1))
                 audio = source.negatives.window(chosen, offset, self.length)

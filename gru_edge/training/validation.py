@@ -6,7 +6,6 @@ false-accept rate is kept, not the one with the best clip accuracy.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,8 @@ import numpy as np
 
 from gru_edge.audio import int16_to_float
 from gru_edge.config import Config
-from gru_edge.datasets import Dataset, load_dataset
-from gru_edge.evaluation.streams import Occurrence, stream_frames, sweep
+from gru_edge.datasets import Dataset
+from gru_edge.evaluation.streams import Occurrence, settings_stream, sweep
 from gru_edge.features import log_mel
 from gru_edge.negatives import NegativeAudio
 from gru_edge.training.model import Mode, convert
@@ -43,10 +42,8 @@ def validation_stream(
     data_root: Path, config: Config, negatives: NegativeAudio | None, seed: int = 1
 ) -> ValidationStream:
     """Validation keyword and unknown-word clips over the validation negatives and noise."""
-    data = dataclasses.replace(config.data, silence_percentage=0.0, unknown_percentage=100.0)
-    dataset = load_dataset(data_root, data, config.features.sample_rate, ("validation",))
     hours = config.sequences.validation_minutes / 60
-    stream = stream_frames(dataset, config.features, hours, seed, "validation", negatives)
+    stream = settings_stream(data_root, config, hours, seed, "validation", negatives)
     count = max(1, len(stream.frames) // PIECE_FRAMES)
     pieces = stream.frames[: count * PIECE_FRAMES].reshape(count, -1, stream.frames.shape[1])
     scored_hours = pieces.shape[0] * pieces.shape[1] * config.features.hop_ms / 3.6e6
