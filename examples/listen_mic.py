@@ -10,7 +10,7 @@ Needs the `mic` extra (`pip install 'gru-edge[mic]'`) and the system's PortAudio
 import argparse
 from datetime import datetime
 
-from gru_edge.runtime.sources import MicrophoneSource
+from gru_edge.runtime.microphone import MicrophoneSource
 from gru_edge.runtime.spotter import KeywordSpotter
 
 

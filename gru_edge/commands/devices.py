@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gru_edge.runtime.sources import input_devices
+from gru_edge.runtime.microphone import input_devices
 
 
 def add_parser(commands) -> None:

@@ -11,7 +11,7 @@ import sys
 
 from gru_edge.commands.shared import add_detection_options, print_detection, spotter
 from gru_edge.runtime.detector import Detection
-from gru_edge.runtime.sources import MicrophoneSource
+from gru_edge.runtime.microphone import MicrophoneSource
 
 
 def add_parser(commands) -> None:
