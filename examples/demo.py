@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gru_edge.audio import SAMPLE_RATE, read_audio
 from gru_edge.plots import plot_timeline
 from gru_edge.runtime.sources import WavSource
 from gru_edge.runtime.spotter import KeywordSpotter
@@ -29,12 +30,13 @@ def main() -> None:
     args = parser.parse_args()
 
     spotter = KeywordSpotter(args.model)
-    source = WavSource(args.wav)
+    waveform = read_audio(args.wav)  # the whole recording, for the plot
     print(
         f"gru_edge demo: {spotter.model_path.name} listening to {args.wav.name} "
-        f"({len(source.samples) / source.sample_rate:.1f} s)"
+        f"({len(waveform) / SAMPLE_RATE:.1f} s)"
     )
-    heard = [spotter.process(block) for block in source]  # 100 ms blocks, as from a microphone
+    with WavSource(args.wav) as source:  # read 100 ms at a time, as from a microphone
+        heard = [spotter.process(block) for block in source]
     detections = [detection for piece in heard for detection in piece.detections]
     for detection in detections:
         print(f"  {detection.time:6.2f} s  {detection.keyword:<6} score {detection.score:.2f}")
@@ -42,8 +44,8 @@ def main() -> None:
 
     smoothed = np.concatenate([piece.smoothed for piece in heard])
     plot_timeline(
-        source.samples,
-        source.sample_rate,
+        waveform,
+        SAMPLE_RATE,
         np.concatenate([piece.times for piece in heard]),
         {k: smoothed[:, spotter.labels.index(k)] for k in spotter.keywords},
         spotter.thresholds,

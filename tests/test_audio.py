@@ -150,7 +150,6 @@ def _pcm16_wav(samples: np.ndarray) -> bytes:
     [
         (b"", "the file is empty"),
         (_pcm16_wav(np.zeros(0)), "holds no audio"),
-        (_pcm16_wav(np.ones(1000))[:-500], "truncated WAV: its data chunk declares 2000 bytes"),
         (_pcm16_wav(np.ones(1000))[:40], "no 'data' chunk"),
         (_pcm16_wav(np.ones(1000))[:30], "'fmt ' chunk of 10 bytes"),
         (_pcm16_wav(np.ones(1000))[:16], "no 'fmt ' chunk"),
@@ -164,7 +163,6 @@ def _pcm16_wav(samples: np.ndarray) -> bytes:
     ids=[
         "empty",
         "zero-length",
-        "truncated",
         "header-only",
         "cut-fmt",
         "no-fmt",
@@ -196,7 +194,7 @@ def test_refuses_non_finite_samples(tmp_path, bad_value):
     signal[4000] = bad_value
     path = tmp_path / "nan.wav"
     soundfile.write(path, signal, 16000, subtype="FLOAT")
-    with pytest.raises(AudioError, match=r"nan\.wav: 1 NaN or infinite .* at 0\.250 s"):
+    with pytest.raises(AudioError, match=r"nan\.wav: NaN or infinite .* at 0\.250 s"):
         read_audio(path)
 
 

@@ -15,7 +15,8 @@ def add_parser(commands) -> None:
         "stream",
         help="print the keywords in a file or raw PCM on stdin",
         description="Spot keywords in FILE (WAV; other formats with soundfile) or in raw "
-        "16-bit PCM on standard input (FILE is -).",
+        "16-bit PCM on standard input (FILE is -). FILE is read as it arrives, in constant "
+        "memory: a FIFO, or /dev/stdin for WAV from a pipe, works too.",
     )
     command.add_argument(
         "inputs",
@@ -34,13 +35,14 @@ def run(args: argparse.Namespace) -> None:
     if len(args.inputs) > 2:
         raise GruEdgeError("stream takes [MODEL] FILE: at most two paths")
     args.model, audio = (None, *args.inputs) if len(args.inputs) == 1 else args.inputs
-    listener = spotter(args)
+    # The audio first: a bad header or a closed stdin is refused before the model loads.
     if audio == "-":
         source = PcmSource(rate=args.rate, channels=args.channels)
     else:
         source = WavSource(audio, realtime=args.realtime)
     found = 0
     with source:
+        listener = spotter(args)
         for detection in listener.detections(source):
             print_detection(detection, args.json)
             found += 1

@@ -2,7 +2,8 @@
 `gru_edge.runtime.microphone`).
 
 Every source yields blocks of mono float32 samples at 16 kHz (the front end's rate), whatever
-the device or file delivers, and is closed with `close()` (or as a context manager).
+the device or file delivers, and is closed with `close()` (or as a context manager). Files and
+pipes are read a block at a time: memory does not grow with the length of the audio.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from gru_edge.audio import INT16_SCALE, SAMPLE_RATE, read_audio
+from gru_edge.audio import (
+    INT16_SCALE,
+    MAX_BLOCK_BYTES,
+    SAMPLE_RATE,
+    check_rate,
+    open_audio,
+)
 from gru_edge.errors import GruEdgeError
 from gru_edge.extras import require
 
@@ -30,7 +37,7 @@ class _Resampler:
     def __init__(self, rate: int, sample_rate: int, what: str, extra: str) -> None:
         self._stream = None
         if rate != sample_rate:
-            purpose = f"{what} delivers {rate} Hz; resampling it to {sample_rate} Hz"
+            purpose = f"{what} is {rate} Hz and gru_edge needs {sample_rate} Hz; resampling it"
             soxr = require("soxr", extra, purpose)
             self._stream = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
 
@@ -59,28 +66,54 @@ class Source:
 
 
 class WavSource(Source):
-    """A file (WAV, or any format soundfile reads), in blocks; `realtime` paces the blocks as
-    a microphone would deliver them, otherwise as fast as the consumer takes them."""
+    """A file (WAV, or any format soundfile reads), a FIFO, or a binary stream of WAV, read a
+    block at a time; `realtime` paces the blocks as a microphone would deliver them, otherwise
+    as fast as the consumer takes them. The header is read here, so that bad audio is refused
+    before anything listens to it; the file is read once and closed at its end. `name` is what
+    errors call a stream."""
 
     def __init__(
         self,
-        path: str | Path,
+        audio: str | Path | BinaryIO,
         realtime: bool = False,
         block_ms: float = 100.0,
         sample_rate: int = SAMPLE_RATE,
+        name: str | None = None,
     ) -> None:
-        self.samples = read_audio(path, sample_rate)
+        self.audio = open_audio(audio, name)
+        try:
+            self.resample = _Resampler(self.audio.rate, sample_rate, self.audio.source, "audio")
+        except BaseException:
+            self.audio.close()
+            raise
         self.realtime = realtime
-        self.block = max(1, round(block_ms * sample_rate / 1000))
+        self.block = max(1, round(block_ms * self.audio.rate / 1000))
         self.sample_rate = sample_rate
-        self.description = str(path)
+        self.description = self.audio.source
 
     def __iter__(self) -> Iterator[np.ndarray]:
         start = time.monotonic()
-        for offset in range(0, len(self.samples), self.block):
+        heard = 0
+        for block in self._blocks():
             if self.realtime:
-                time.sleep(max(0.0, start + offset / self.sample_rate - time.monotonic()))
-            yield self.samples[offset : offset + self.block]
+                time.sleep(max(0.0, start + heard / self.sample_rate - time.monotonic()))
+            heard += len(block)
+            yield block
+
+    def _blocks(self) -> Iterator[np.ndarray]:
+        try:
+            for block in self.audio.blocks(self.block):
+                mono = self.resample(block.mean(axis=1))
+                if len(mono):
+                    yield mono
+            tail = self.resample(np.zeros(0, np.float32), last=True)
+            if len(tail):
+                yield tail
+        finally:
+            self.audio.close()
+
+    def close(self) -> None:
+        self.audio.close()
 
 
 class PcmSource(Source):
@@ -95,15 +128,14 @@ class PcmSource(Source):
         block_ms: float = 100.0,
         sample_rate: int = SAMPLE_RATE,
     ) -> None:
-        if rate <= 0 or channels <= 0:
-            raise SourceError(
-                f"raw PCM needs a positive rate and channel count, got {rate} Hz "
-                f"and {channels} channel(s)"
-            )
-        self.stream = stream if stream is not None else sys.stdin.buffer
+        check_rate(rate, "raw PCM", "give the rate the stream is recorded at")
+        if channels <= 0:
+            raise SourceError(f"raw PCM needs a positive channel count, got {channels}")
+        self.stream = stream if stream is not None else _standard_input()
         self.channels = channels
         self.frame_bytes = 2 * channels
-        self.block_bytes = max(1, round(block_ms * rate / 1000)) * self.frame_bytes
+        frames = max(1, min(round(block_ms * rate / 1000), MAX_BLOCK_BYTES // self.frame_bytes))
+        self.block_bytes = frames * self.frame_bytes
         self.resample = _Resampler(rate, sample_rate, "the PCM stream", "audio")
         self.description = f"raw PCM, {rate} Hz, {channels} channel(s)"
 
@@ -125,3 +157,14 @@ class PcmSource(Source):
     def _decode(self, data: bytes) -> np.ndarray:
         samples = np.frombuffer(data, "<i2").reshape(-1, self.channels)
         return (samples.mean(axis=1) / INT16_SCALE).astype(np.float32)
+
+
+def _standard_input() -> BinaryIO:
+    """Standard input, where raw PCM can come from: not closed, and not a terminal (nobody
+    types audio; reading one would wait for ever)."""
+    pipe_it = "pipe raw PCM into it, e.g. arecord -f S16_LE -r 16000 -c 1 -t raw | ..."
+    if sys.stdin is None:
+        raise SourceError(f"standard input is closed; {pipe_it}")
+    if sys.stdin.isatty():
+        raise SourceError(f"standard input is a terminal, not audio; {pipe_it}")
+    return sys.stdin.buffer
