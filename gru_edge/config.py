@@ -215,9 +215,10 @@ RECIPES = ("stream", "clips")
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """The optimisation: a cosine learning-rate schedule with warm-up, early stopping. The
-    recipe: "stream" (long sequences with frame targets, chosen on validation streams) or
-    "clips" (isolated clips, chosen on clip accuracy)."""
+    """The optimisation: a cosine learning-rate schedule with warm-up (cut to half of a run
+    it does not fit: `--epochs 1` trains), early stopping. The recipe: "stream" (long
+    sequences with frame targets, chosen on validation streams) or "clips" (isolated clips,
+    chosen on clip accuracy)."""
 
     recipe: str = "stream"
     init_from: str = ""  # a run folder whose best model the new run starts from
@@ -233,11 +234,7 @@ class TrainingConfig:
         for key in ("epochs", "batch_size", "early_stopping_patience"):
             _require(getattr(self, key) >= 1, f"training.{key}", "must be at least 1")
         _require(self.learning_rate > 0, "training.learning_rate", "must be positive")
-        _require(
-            0 <= self.warmup_epochs < self.epochs,
-            "training.warmup_epochs",
-            "must be in [0, epochs)",
-        )
+        _require(self.warmup_epochs >= 0, "training.warmup_epochs", "must not be negative")
         _require(0 <= self.label_smoothing < 1, "training.label_smoothing", "must be in [0, 1)")
         _require(self.recipe in RECIPES, "training.recipe", f"must be one of {list(RECIPES)}")
 
@@ -285,9 +282,15 @@ class Config:
     def from_toml(cls, path: str | Path) -> Config:
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            # TOML is UTF-8; "-sig" also takes the byte-order mark some editors write first.
+            text = path.read_text(encoding="utf-8-sig")
         except OSError as e:
             raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"{path} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                f"{e.start}): save it as UTF-8 (a TOML settings file, see `gru-edge config`)"
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
@@ -338,6 +341,8 @@ def _coerce(expected: Any, key: str, value: Any) -> Any:
     elif expected is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):  # TOML has nan and inf; no setting means them
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
     elif expected is str:
         ok = isinstance(value, str)
     elif typing.get_origin(expected) is tuple:  # tuple[T, ...] or a fixed tuple[T1, T2]

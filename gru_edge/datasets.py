@@ -16,7 +16,8 @@ Two layouts are read:
 - **The official test archive** (`_silence_/`, `_unknown_/` and one folder per keyword, no
   lists): every clip is a test clip with its folder's label.
 
-Unreadable files are reported with their path and reason, counted, and skipped.
+Unreadable files (clips and noise recordings alike) are reported with their path and reason,
+counted, and skipped.
 """
 
 from __future__ import annotations
@@ -209,12 +210,14 @@ def synthetic_noise(seconds: float, sample_rate: int, seed: int) -> list[np.ndar
 
 @dataclass
 class Dataset:
-    """A dataset ready for training: its index, the decoded clips and noise of every split."""
+    """A dataset ready for training: its index, the decoded clips and noise of every split,
+    and the noise files that could not be read."""
 
     index: DatasetIndex
     clips: dict[str, Clips]
     noise: dict[str, list[np.ndarray]]
     noise_source: str
+    noise_skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -222,7 +225,10 @@ class Dataset:
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
-        return [item for clips in self.clips.values() for item in clips.skipped]
+        """Every file that could not be read, noise recordings first, with the reason."""
+        return self.noise_skipped + [
+            item for clips in self.clips.values() for item in clips.skipped
+        ]
 
 
 def load_dataset(
@@ -231,18 +237,25 @@ def load_dataset(
     """Indexes `root`, then decodes the clips of `splits` once (noise first: silence is cut
     from it); a split's clips and noise are the same whichever other splits are loaded."""
     index = index_dataset(root, config)
-    if index.noise_files:
-        recordings = [read_audio(path, sample_rate) for path in index.noise_files]
+    recordings, noise_skipped = [], []
+    for path in index.noise_files:  # a bad noise file is skipped, as a bad clip is
+        try:
+            recordings.append(read_audio(path, sample_rate))
+        except AudioError as e:
+            noise_skipped.append((str(path), str(e)))
+    if recordings:
         noise = {split: [_noise_of_split(n, split, config) for n in recordings] for split in splits}
-        source = f"{len(index.noise_files)} files in {NOISE_FOLDER}/"
+        unreadable = f" ({len(noise_skipped)} unreadable, skipped)" if noise_skipped else ""
+        source = f"{len(recordings)} files in {NOISE_FOLDER}/{unreadable}"
     else:
         noise = {
             split: synthetic_noise(60.0, sample_rate, config.seed + SPLITS.index(split))
             for split in splits
         }
-        source = f"generated white and pink noise (no {NOISE_FOLDER}/ folder)"
+        missing = "no readable file in" if index.noise_files else "no folder"
+        source = f"generated white and pink noise ({missing} {NOISE_FOLDER}/)"
     clips = {split: load_clips(index, split, config, sample_rate, noise[split]) for split in splits}
-    return Dataset(index, clips, noise, source)
+    return Dataset(index, clips, noise, source, noise_skipped)
 
 
 def word_end(clip: np.ndarray, sample_rate: int) -> float:

@@ -6,6 +6,7 @@ import tomllib
 
 import pytest
 
+from gru_edge.cli import main
 from gru_edge.config import Config, FeatureConfig
 from gru_edge.errors import ConfigError
 
@@ -62,3 +63,63 @@ def test_refuses_bad_files_naming_the_file_and_key(tmp_path, text, message):
 def test_refuses_a_missing_file(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot read config file .*nowhere\.toml"):
         Config.from_toml(tmp_path / "nowhere.toml")
+
+
+@pytest.mark.reliability(
+    area="configuration",
+    fault="a settings file that is not UTF-8 text (Latin-1, binary)",
+    outcome="one line naming the file and the byte, exit 2",
+)
+@pytest.mark.parametrize(
+    "content", ["[data]\nwords = ['sí']\n".encode("latin-1"), b"\x89PNG\r\n\x1a\n\x00\xff"]
+)
+def test_refuses_a_file_that_is_not_utf8_text(tmp_path, capsys, content):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    with pytest.raises(
+        ConfigError, match=r"is not UTF-8 text \(byte 0x[0-9a-f]{2} at offset \d+\)"
+    ):
+        Config.from_toml(path)
+    assert main(["config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gru-edge: error: {path} is not UTF-8") and err.count("\n") == 1
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "notepad.toml"
+    path.write_bytes("\ufeff[data]\nwords = ['sí']\n".encode())
+    assert Config.from_toml(path).data.words == ("sí",)
+
+
+@pytest.mark.reliability(
+    area="configuration",
+    fault="nan or inf where a number is expected",
+    outcome="one line naming the file and the key, exit 2",
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[features]\nhop_ms = inf\n",
+        "[features]\nwindow_ms = nan\n",
+        "[training]\nlearning_rate = inf\n",
+        "[detector]\nrefractory_ms = -inf\n",
+        "[augment]\nsnr_db = [0.0, nan]\n",
+    ],
+)
+def test_refuses_numbers_that_are_not_finite(tmp_path, text):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    key = text.split("\n")[1].split(" =")[0]
+    with pytest.raises(ConfigError, match=rf"{key} must be a finite number") as error:
+        Config.from_toml(path)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.reliability(
+    area="configuration",
+    fault="a settings path that is a folder",
+    outcome="one line naming it, exit 2",
+)
+def test_refuses_a_folder_given_as_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read config file .*: Is a directory"):
+        Config.from_toml(tmp_path)

@@ -144,3 +144,30 @@ def test_clear_errors_for_missing_empty_or_wordless_data(tmp_path):
     root = make_dataset(tmp_path / "data")
     with pytest.raises(DatasetError, match=r"no clips for keyword\(s\) \['marvin'\].*folders: "):
         index_dataset(root, DataConfig(words=("yes", "marvin")))
+
+
+@pytest.mark.reliability(
+    area="training",
+    fault="a corrupt or empty WAV in _background_noise_",
+    outcome="skipped and listed with its reason like a bad clip; the other noise is used",
+)
+def test_an_unreadable_noise_file_is_skipped_like_a_clip(tmp_path):
+    root = make_dataset(tmp_path / "data")
+    broken = root / "_background_noise_" / "broken.wav"
+    broken.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00")
+    dataset = load_dataset(root, config(), 16000)
+    reasons = dict(dataset.skipped)
+    assert list(reasons) == [str(broken)] and str(broken) in reasons[str(broken)]
+    assert len(dataset.noise["train"]) == 2  # the two good recordings
+    assert "2 files in _background_noise_/ (1 unreadable, skipped)" in dataset.noise_source
+
+
+def test_with_no_readable_noise_file_silence_comes_from_generated_noise(tmp_path):
+    root = make_dataset(tmp_path / "data")
+    for path in (root / "_background_noise_").iterdir():
+        path.write_bytes(b"")
+    dataset = load_dataset(root, config(), 16000)
+    assert len(dataset.skipped) == 2
+    expected = "generated white and pink noise (no readable file in _background_noise_/)"
+    assert dataset.noise_source == expected
+    assert (dataset.clips["train"].labels == 0).sum() > 0

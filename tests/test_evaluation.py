@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from datasets import make_dataset
+from signals import write_wav
 
 from gru_edge.cli import main
 from gru_edge.datasets import word_end
@@ -180,3 +184,89 @@ def test_eval_measures_the_validation_split_and_other_detector_settings(
     result = json.loads(out.read_text())
     assert result["split"] == "validation"
     assert result["reset"]["clips"] == len(validation.clips["validation"].audio) != 6
+
+
+def _one_error_line(capsys, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.reliability(
+    area="evaluation",
+    fault="eval --streaming of a split that holds no keyword clip",
+    outcome="one line naming the data and split, exit 2 (it spun forever at full CPU)",
+)
+def test_a_stream_of_a_split_without_keywords_is_refused_at_once(committed_models, tmp_path):
+    data = make_dataset(tmp_path / "data")
+    listed = (data / "testing_list.txt").read_text().split()
+    kept = [name for name in listed if name.split("/")[0] not in ("yes", "no")]
+    (data / "testing_list.txt").write_text("\n".join(kept) + "\n")
+    command = [sys.executable, "-m", "gru_edge.cli", "eval", str(committed_models["int8"])]
+    command += ["--data", str(data), "--streaming", "--hours", "0.01"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"gru-edge: error: {data}: the test split holds no clip of the keywords" in done.stderr
+
+
+@pytest.mark.reliability(
+    area="evaluation",
+    fault="eval --streaming --hours 0, negative, nan or inf",
+    outcome="one line naming --hours, exit 2",
+)
+@pytest.mark.parametrize("hours", ["0", "-1", "nan", "inf", "1e-12"])
+def test_a_stream_without_length_is_refused(committed_models, tiny_data, capsys, hours):
+    argv = ["eval", str(committed_models["int8"]), "--data", str(tiny_data), "--streaming"]
+    assert "--hours" in _one_error_line(capsys, [*argv, "--hours", hours])
+
+
+@pytest.mark.reliability(
+    area="evaluation",
+    fault="eval --streaming on noise recordings shorter than the split's share",
+    outcome="one line saying which recordings to make longer, exit 2",
+)
+def test_a_stream_without_usable_noise_is_refused(committed_models, tmp_path, capsys):
+    data = make_dataset(tmp_path / "data")
+    for i in range(2):  # 5 s each: 0.5 s of it is the test split's
+        noise = np.random.default_rng(i).normal(0, 0.05, 5 * 16000).astype(np.float32)
+        write_wav(data / "_background_noise_" / f"noise{i}.wav", noise)
+    argv = ["eval", str(committed_models["int8"]), "--data", str(data), "--streaming"]
+    assert "add longer recordings" in _one_error_line(capsys, argv)
+
+
+@pytest.mark.reliability(
+    area="evaluation",
+    fault="eval --streaming --plots of a stream too short for every keyword to occur",
+    outcome="report and DET plot of the keywords that occur; n/a for the others",
+)
+@pytest.mark.parametrize("hours", ["0.0005", "0.002"])  # no keyword; one of the two
+def test_a_short_stream_is_reported_with_the_keywords_it_holds(
+    committed_models, tiny_data, tmp_path, capsys, hours
+):
+    out, plots = tmp_path / "short.json", tmp_path / "plots"
+    argv = ["eval", str(committed_models["int8"]), "--data", str(tiny_data), "--streaming"]
+    argv += ["--hours", hours, "--json", str(out), "--plots", str(plots)]
+    assert main(argv) == 0
+    result = json.loads(out.read_text())
+    counts = result["keywords"]
+    assert 0 in counts.values() and "| n/a /" in capsys.readouterr().out
+    missing = [k for k, n in counts.items() if not n]
+    assert all(result["at_model_threshold"]["per_keyword"][k]["frr"] is None for k in missing)
+    assert (plots / "det.png").is_file() == any(counts.values())
+
+
+@pytest.mark.reliability(
+    area="evaluation",
+    fault="eval --negatives-only --plots",
+    outcome="the report, and a note that a DET plot needs keywords (it tracebacked)",
+)
+def test_negatives_alone_are_reported_without_a_det_plot(
+    committed_models, tiny_data, tmp_path, caplog
+):
+    plots = tmp_path / "plots"
+    argv = ["eval", str(committed_models["int8"]), "--data", str(tiny_data), "--plots", str(plots)]
+    with caplog.at_level("WARNING", logger="gru_edge"):
+        assert main([*argv, "--negatives-only", "--negatives", str(_talk(tmp_path / "t"))]) == 0
+    assert not list(plots.glob("*.png"))
+    assert any("no DET plot" in record.getMessage() for record in caplog.records)

@@ -3,8 +3,10 @@ clear message for every kind of bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +16,10 @@ from pathlib import Path
 import keras
 import pytest
 from datasets import TINY, make_dataset
+from datasets import tiny_config as tiny_settings
 
 from gru_edge.cli import main
-from gru_edge.config import Config
+from gru_edge.config import AugmentConfig, Config, SequenceConfig
 from gru_edge.training.checkpoints import RunState
 from gru_edge.training.train import train
 
@@ -95,18 +98,14 @@ def _kill_when(process: subprocess.Popen, ready, timeout: float = 120.0) -> None
     process.wait()
 
 
-@pytest.mark.parametrize("moment", ["before the first epoch", "mid-run"])
-def test_a_killed_run_resumes_from_its_last_complete_epoch(tiny_data, tmp_path, moment):
+def test_a_run_killed_before_its_first_epoch_resumes_from_the_start(tiny_data, tmp_path):
     config = tmp_path / "tiny.toml"
-    config.write_text(TINY.replace("epochs = 4", "epochs = 12"))
+    config.write_text(TINY)
     run = tmp_path / "run"
     process = subprocess.Popen(
         _train_command(tiny_data, run, config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    if moment == "mid-run":
-        _kill_when(process, lambda: RunState.load(run).epochs_done >= 3)
-    else:
-        _kill_when(process, lambda: (run / "config.toml").exists())
+    _kill_when(process, lambda: (run / "config.toml").exists())
     killed_at = RunState.load(run)
     if killed_at.model_file:  # whatever was on disk at the kill is a complete checkpoint
         keras.models.load_model(killed_at.checkpoint_path(run))
@@ -127,15 +126,110 @@ def test_a_killed_run_resumes_from_its_last_complete_epoch(tiny_data, tmp_path, 
         == 0
     )
     state = RunState.load(run)
-    assert state.epochs_done == 12
-    assert len(state.history["loss"]) == 12
+    assert state.epochs_done == 4
+    assert len(state.history["loss"]) == 4
     assert state.history["loss"][: killed_at.epochs_done] == killed_at.history.get("loss", [])
     assert {p.name for p in (run / "checkpoint").iterdir() if p.suffix == ".keras"} == {
-        "epoch-0012.keras",
+        "epoch-0004.keras",
         state.best_file,
     }
     assert (run / "best.keras").read_bytes() == (run / "checkpoint" / state.best_file).read_bytes()
     assert not [p for p in run.rglob("*partial*")]
+
+
+def _augmented(recipe: str, epochs: int) -> Config:
+    """The tiny settings with every augmentation at its default (SpecAugment included), in
+    `recipe`: what a real run draws at random."""
+    config = tiny_settings()
+    training = dataclasses.replace(config.training, recipe=recipe, epochs=epochs)
+    sequences = SequenceConfig(seconds=2.0, steps_per_epoch=4, validation_minutes=0.3)
+    return dataclasses.replace(
+        config, augment=AugmentConfig(), training=training, sequences=sequences
+    )
+
+
+def _half_an_epoch_after(run: Path, epochs: int) -> bool:
+    """Whether `epochs` epochs are saved, after waiting half of the last one's duration: the
+    next epoch is then about half done."""
+    state = RunState.load(run)
+    if state.epochs_done < epochs:
+        return False
+    time.sleep(state.history["seconds"][-1] / 2)
+    return True
+
+
+def _numbers(run: Path) -> tuple[dict, dict]:
+    """What a run computed: its history (less the wall-clock seconds), its best epoch and its
+    metrics on the validation and test clips."""
+    history = json.loads((run / "history.json").read_text())
+    history.pop("seconds")
+    metrics = json.loads((run / "metrics.json").read_text())
+    return history, {key: metrics[key] for key in ("best_epoch", "validation", "test")}
+
+
+@pytest.mark.reliability(
+    area="training",
+    fault="SIGKILL mid-epoch, then --resume (augmentation on, both recipes)",
+    outcome="the same history and metrics as the uninterrupted run, to the last bit",
+)
+@pytest.mark.parametrize("recipe", ["clips", "stream"])
+def test_a_run_killed_mid_epoch_resumes_with_the_numbers_of_an_uninterrupted_run(
+    tiny_data, tmp_path, recipe
+):
+    epochs = 4
+    config = tmp_path / "augmented.toml"
+    _augmented(recipe, epochs).save(config)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(_train_command(tiny_data, whole, config), check=True, capture_output=True)
+    process = subprocess.Popen(
+        _train_command(tiny_data, killed, config),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _kill_when(process, lambda: _half_an_epoch_after(killed, 2))
+    killed_at = RunState.load(killed)
+    assert 2 <= killed_at.epochs_done < epochs
+    keras.models.load_model(killed_at.checkpoint_path(killed))  # complete, whatever the moment
+    resumed = subprocess.run(
+        _train_command(tiny_data, killed, config, "--resume"), capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert _numbers(killed) == _numbers(whole)
+    state = RunState.load(killed)
+    assert state.history["loss"][: killed_at.epochs_done] == killed_at.history["loss"]
+    assert {p.name for p in (killed / "checkpoint").iterdir() if p.suffix == ".keras"} == {
+        f"epoch-{epochs:04d}.keras",
+        state.best_file,
+    }
+    best = (killed / "checkpoint" / state.best_file).read_bytes()
+    assert (killed / "best.keras").read_bytes() == best
+    assert not [p for p in killed.rglob("*partial*")]
+
+
+@pytest.mark.reliability(
+    area="training",
+    fault="--epochs 1 with the default warm-up of 2 epochs",
+    outcome="trains: the warm-up is cut to half the run, with a note (it was refused)",
+)
+def test_a_run_shorter_than_its_warm_up_trains(tiny_data, tmp_path, capsys):
+    config = tmp_path / "default_warmup.toml"
+    config.write_text(TINY.replace("warmup_epochs = 1\n", ""))
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_data), "--out", str(run), "--config", str(config)]
+    assert main([*argv, "--epochs", "1"]) == 0
+    assert "warming up over the first half of the run" in capsys.readouterr().err
+    assert RunState.load(run).epochs_done == 1
+    assert Config.from_toml(run / "config.toml").training.warmup_epochs == 2  # as asked
+
+
+def test_the_warm_up_is_cut_to_half_of_a_run_it_does_not_fit():
+    from gru_edge.config import TrainingConfig
+    from gru_edge.training.train import learning_rate_schedule
+
+    short = learning_rate_schedule(TrainingConfig(epochs=1, learning_rate=0.01), 10)
+    assert [round(float(short(step)), 6) for step in (0, 5, 10)] == [0.0001, 0.01, 0.0]
+    fits = learning_rate_schedule(TrainingConfig(epochs=4, warmup_epochs=3, learning_rate=0.01), 10)
+    assert [round(float(fits(step)), 6) for step in (0, 30, 40)] == [0.0001, 0.01, 0.0]
 
 
 def _error(capsys, argv: list[str]) -> str:
@@ -168,6 +262,29 @@ def test_bad_input_stops_before_training_with_a_clear_message(
     assert not (tmp_path / "run" / "checkpoint").exists()
 
 
+@pytest.mark.reliability(
+    area="training",
+    fault="a run folder's state.json or checkpoint damaged (cut short, bytes changed)",
+    outcome="--resume: one line naming the file and how to start over, exit 2",
+)
+@pytest.mark.parametrize("damage", ["state cut short", "checkpoint cut short", "bytes changed"])
+def test_a_damaged_run_folder_is_named_in_one_line(tiny_data, tiny_run, tmp_path, capsys, damage):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    state = RunState.load(run)
+    checkpoint = run / "checkpoint" / state.best_file
+    target = run / "checkpoint" / "state.json" if damage == "state cut short" else checkpoint
+    content = bytearray(target.read_bytes())
+    if damage == "bytes changed":  # in the weights: Keras alone would load them as they are
+        middle = slice(len(content) // 2, len(content) // 2 + 16)
+        content[middle] = bytes(b ^ 0xFF for b in content[middle])
+    else:
+        content = content[: len(content) // 2]
+    target.write_bytes(bytes(content))
+    line = _error(capsys, ["train", "--data", str(tiny_data), "--out", str(run), "--resume"])
+    assert f"{target} is damaged" in line and "start the run over" in line
+
+
 def test_a_run_is_neither_overwritten_nor_resumed_with_other_settings(
     tiny_data, tiny_config, tmp_path, capsys
 ):
@@ -181,10 +298,17 @@ def test_a_run_is_neither_overwritten_nor_resumed_with_other_settings(
     assert main([*base, "--epochs", "2", "--resume"]) == 0  # the same command: nothing to redo
 
 
+@pytest.mark.reliability(
+    area="training",
+    fault="a corrupt clip and a corrupt noise recording among many",
+    outcome="both skipped and listed with the reason; training goes on",
+)
 def test_a_corrupt_file_among_many_is_reported_and_training_goes_on(tiny_config, tmp_path, caplog):
     data = make_dataset(tmp_path / "data")
     corrupt = data / "yes" / "spk007_nohash_5.wav"
     corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt ")
+    noise = data / "_background_noise_" / "noise9.wav"
+    noise.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt ")
     logger = logging.getLogger("gru_edge")  # the CLI stops it propagating to the root
     logger.addHandler(caplog.handler)
     try:
@@ -193,11 +317,9 @@ def test_a_corrupt_file_among_many_is_reported_and_training_goes_on(tiny_config,
     finally:
         logger.removeHandler(caplog.handler)
     lines = [record.getMessage() for record in caplog.records]
-    assert metrics["data"]["skipped"] == [
-        {"path": str(corrupt), "reason": metrics["data"]["skipped"][0]["reason"]}
-    ]
-    assert any("skipped 1 unreadable file(s)" in line for line in lines)
-    assert any(str(corrupt) in line for line in lines)
+    assert [item["path"] for item in metrics["data"]["skipped"]] == [str(noise), str(corrupt)]
+    assert any("skipped 2 unreadable file(s)" in line for line in lines)
+    assert any(str(corrupt) in line for line in lines) and any(str(noise) in line for line in lines)
 
 
 def test_the_stream_recipe_fine_tunes_on_sequences_and_exports_calibrated_thresholds(

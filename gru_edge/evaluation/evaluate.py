@@ -80,10 +80,22 @@ def evaluate(
         drawing = require("gru_edge.plots", "plots", "eval --plots")
         folder = Path(plots)
         folder.mkdir(parents=True, exist_ok=True)
-        if streaming:
-            written = [folder / "det.png"]
-            drawing.plot_det(result, written[0])
+        if streaming or negatives_only:
+            written = _plot_det(drawing, result, folder)
         else:
             written = drawing.plot_clip_confusions(result, MODES, folder)
-        logger.info("wrote %s", ", ".join(str(p) for p in written))
+        if written:
+            logger.info("wrote %s", ", ".join(str(p) for p in written))
     return result
+
+
+def _plot_det(drawing, result: dict, folder: Path) -> list[Path]:
+    """det.png, with a curve for each keyword the audio holds: one that never occurs (a
+    stream too short, or negative audio alone) has no false rejection rate to draw."""
+    present = {keyword: count for keyword, count in result["keywords"].items() if count}
+    if not present:
+        logger.warning("no keyword occurs in the audio, so no DET plot (it draws false rejections)")
+        return []
+    path = folder / "det.png"
+    drawing.plot_det({**result, "keywords": present}, path)
+    return [path]

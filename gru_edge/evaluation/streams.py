@@ -16,6 +16,7 @@ without a hit is a miss.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 
 from gru_edge.audio import int16_to_float
 from gru_edge.config import Config, DetectorConfig, FeatureConfig
-from gru_edge.datasets import UNKNOWN, Dataset, load_dataset, word_end
+from gru_edge.datasets import LIST_FILES, NOISE_FOLDER, UNKNOWN, Dataset, load_dataset, word_end
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.clips import model_dataset
 from gru_edge.features import FeatureExtractor
@@ -59,12 +60,7 @@ class Segment:
 
 def stream_dataset(model: StreamingModel, data_dir: str | Path, split: str = "test") -> Dataset:
     """The `split` of the dataset with the model's keywords and every unknown-word clip."""
-    dataset = model_dataset(
-        model, data_dir, split, silence_percentage=0.0, unknown_percentage=100.0
-    )
-    if not any(len(n) for n in dataset.noise[split]):
-        raise GruEdgeError(f"{data_dir}: no background noise for the {split} streams")
-    return dataset
+    return model_dataset(model, data_dir, split, silence_percentage=0.0, unknown_percentage=100.0)
 
 
 def build_stream(
@@ -78,15 +74,35 @@ def build_stream(
 ) -> Iterator[Segment]:
     """The stream of `split` in segments, seeded. The clips and the noise floor are the same
     with or without `negatives` (the talk over them draws from its own generator), so that
-    the two streams compare the same keywords."""
+    the two streams compare the same keywords. A split without keyword clips or without a
+    second of noise, or a length that holds no audio, is refused before the first segment."""
+    total = int(hours * 3600 * sample_rate) if math.isfinite(hours) else 0
+    if total < 1:
+        raise GruEdgeError(
+            f"a stream of {hours:g} hours holds no audio: its length (eval --hours) must be "
+            f"a positive, finite number of hours (0.01 is 36 s)"
+        )
     rng = np.random.default_rng(seed)
-    talk = _Talk(negatives, split, sample_rate, seed) if negatives else None
     clips = dataset.clips[split]
     unknown = dataset.labels.index(UNKNOWN)
     keyword_ids = np.nonzero(clips.labels > unknown)[0]
     unknown_ids = np.nonzero(clips.labels == unknown)[0]
+    root = dataset.index.root
+    if not len(keyword_ids):
+        raise GruEdgeError(
+            f"{root}: the {split} split holds no clip of the keywords "
+            f"{list(dataset.labels[unknown + 1 :])}, so a stream of it has nothing to find: "
+            f"list some in {LIST_FILES.get(split, 'its list file')}, or measure false accepts "
+            f"alone (eval --negatives-only)"
+        )
     noise = [n for n in dataset.noise[split] if len(n) > sample_rate]
-    total = int(hours * 3600 * sample_rate)
+    if not noise:
+        raise GruEdgeError(
+            f"{root}: no background noise recording holds more than a second of the {split} "
+            f"split (each is cut in time by the split percentages): add longer recordings "
+            f"to {NOISE_FOLDER}/"
+        )
+    talk = _Talk(negatives, split, sample_rate, seed) if negatives else None
     segment = int(segment_seconds * sample_rate)
     queue = _cycle(keyword_ids, rng)
     cursor = int(rng.uniform(1.0, 3.0) * sample_rate)  # where the next clip starts

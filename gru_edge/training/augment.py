@@ -2,8 +2,9 @@
 
 On the waveform, in the tf.data pipeline: speed perturbation, time shift, gain, and background
 noise mixed at a random SNR. On the features, inside the model (so that a GPU does it):
-SpecAugment time and frequency masks. Every random draw comes from stateless ops keyed by an
-explicit seed.
+SpecAugment time and frequency masks. The waveform's random draws come from stateless ops
+keyed by an explicit seed; SpecAugment's from a seed generator whose state the checkpoint
+saves, so that a resumed run draws what the uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -112,6 +113,16 @@ class SpecAugment(keras.layers.Layer):
             band = keras.ops.logical_and(position >= start, position < start + width)
             covered = keras.ops.logical_or(covered, band)
         return covered
+
+    def save_own_variables(self, store):
+        """The random state goes into the checkpoint with the weights: Keras saves no
+        SeedGenerator state, so a resumed run would draw the masks of the first epochs again
+        instead of the ones the uninterrupted run draws next."""
+        store["seed_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        if "seed_state" in store:  # a model saved before the state was saved starts afresh
+            self.seed_generator.state.assign(store["seed_state"])
 
     def compute_output_shape(self, input_shape):
         return input_shape

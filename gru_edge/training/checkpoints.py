@@ -4,7 +4,9 @@ After every epoch the whole training state goes to RUN_DIR/checkpoint/: the mode
 optimizer state (`epoch-NNNN.keras`, and `best-NNNN.keras` when validation improved), then
 `state.json` naming them with the history so far. Each file is written under a temporary name
 and renamed, and files are only deleted once the new `state.json` no longer names them, so a
-SIGKILL at any moment leaves a complete, consistent checkpoint to resume from.
+SIGKILL at any moment leaves a complete, consistent checkpoint to resume from. A run folder
+damaged afterwards (a disk error, a copy cut short) is refused with the file's name before
+any work, never loaded with damaged weights.
 """
 
 from __future__ import annotations
@@ -12,12 +14,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import keras
 
 from gru_edge.atomicfile import atomic_path, remove_partials, write_text
+from gru_edge.errors import GruEdgeError
+
+
+class CheckpointError(GruEdgeError):
+    """A file of a run's checkpoint is damaged: the message names it and how to go on."""
 
 
 @dataclass
@@ -36,7 +44,25 @@ class RunState:
     @classmethod
     def load(cls, run_dir: Path) -> RunState:
         path = run_dir / "checkpoint" / "state.json"
-        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
+        if not path.is_file():
+            return cls()
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as e:  # not JSON, or not the fields of a state
+            raise _damaged(path, run_dir, e) from None
+
+    def check_files(self, run_dir: Path) -> None:
+        """Refuses a checkpoint or best model that is not whole: every member's CRC-32 is
+        checked, because Keras reads the weights without checking them, so a file with
+        changed bytes would load and train on with damaged weights."""
+        for path in [run_dir / "checkpoint" / n for n in (self.model_file, self.best_file) if n]:
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    damaged = archive.testzip()
+            except (OSError, zipfile.BadZipFile) as e:
+                raise _damaged(path, run_dir, e) from None
+            if damaged:
+                raise _damaged(path, run_dir, f"{damaged} inside fails its CRC-32 check")
 
     def save(self, run_dir: Path) -> None:
         write_text(run_dir / "checkpoint" / "state.json", json.dumps(asdict(self), indent=1))
@@ -109,3 +135,11 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         super().on_train_begin(logs)
         for epoch, value in enumerate(self.past_values):
             super().on_epoch_end(epoch, {self.monitor: value})
+
+
+def _damaged(path: Path, run_dir: Path, reason: object) -> CheckpointError:
+    reason = " ".join(str(reason).split())  # one line, whatever the library said
+    return CheckpointError(
+        f"{path} is damaged ({reason}): start the run over (delete {run_dir / 'checkpoint'} "
+        f"and run the same command with --resume, or choose another --out)"
+    )

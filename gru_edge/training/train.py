@@ -4,7 +4,8 @@ RUN_DIR receives the resolved settings (`config.toml`), a checkpoint every epoch
 model (`best.keras`: on the validation stream for the stream recipe, on the validation clips
 for the clip recipe), `history.json`, TensorBoard logs, `metrics.json` (validation and test
 accuracy, per class) and PNG plots. A run killed at any moment continues
-with `resume=True` from its last complete epoch, seeing the same data it would have seen.
+with `resume=True` from its last complete epoch, seeing the same data and drawing the same
+augmentation it would have: on a CPU it ends with the uninterrupted run's numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from gru_edge.atomicfile import write_text
-from gru_edge.config import Config
+from gru_edge.config import Config, TrainingConfig
 from gru_edge.datasets import SPLITS, Dataset, load_dataset
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.clips import classification_metrics
@@ -140,6 +141,7 @@ def train(
     config.save(run_dir / "config.toml")
 
     state = RunState.load(run_dir)
+    state.check_files(run_dir)
     settle(run_dir, state)
     if state.epochs_done < config.training.epochs and not state.stopped_early:
         _fit(dataset, negatives, config, run_dir, state, strategy)
@@ -305,13 +307,7 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
     clean = evaluation_batches(dataset.clips["train"], len(dataset.labels), training.batch_size)
     front_end = model.get_layer("front_end")
     model.get_layer("normalization").adapt(clean.map(lambda audio, _: front_end(audio)))
-    warmup = training.warmup_epochs * steps_per_epoch
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=training.learning_rate / 100 if warmup else training.learning_rate,
-        warmup_target=training.learning_rate if warmup else None,
-        warmup_steps=warmup,
-        decay_steps=(training.epochs - training.warmup_epochs) * steps_per_epoch,
-    )
+    schedule = learning_rate_schedule(training, steps_per_epoch)
     if stream:
         loss = StreamLoss(
             [i for i, label in enumerate(dataset.labels) if not is_keyword(label)],
@@ -328,6 +324,33 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
         metrics = ["accuracy"]
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=metrics)
     return model
+
+
+def learning_rate_schedule(
+    training: TrainingConfig, steps_per_epoch: int
+) -> keras.optimizers.schedules.CosineDecay:
+    """A linear warm-up from 1/100 of `learning_rate` over `warmup_epochs`, then a cosine
+    decay to 0 over the other epochs. A warm-up that leaves no epoch to decay over (the
+    default 2 epochs in a `--epochs 1` run) is cut to the first half of the run, with a note,
+    rather than the run refused: a run that ends still warming up would end at its highest
+    rate, and one without a warm-up takes its first steps at full rate."""
+    total = training.epochs * steps_per_epoch
+    warmup = training.warmup_epochs * steps_per_epoch
+    if training.warmup_epochs >= training.epochs:
+        warmup = total // 2
+        logger.warning(
+            "training.warmup_epochs %d does not fit a %d-epoch run: warming up over the first "
+            "half of the run (%d steps)",
+            training.warmup_epochs,
+            training.epochs,
+            warmup,
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=training.learning_rate / 100 if warmup else training.learning_rate,
+        warmup_target=training.learning_rate if warmup else None,
+        warmup_steps=warmup,
+        decay_steps=total - warmup,
+    )
 
 
 def _evaluate(
