@@ -26,7 +26,7 @@ DATA ?= ../shared/data/speech_commands
 WINDOW := benchmarks/results/kws12_window
 PI_DEB_PACKAGES := mmdebstrap qemu-user-static
 
-.PHONY: setup system-deps debian-packages test test-models demo lint bench pi-check \
+.PHONY: setup system-deps debian-packages test test-models demo lint bench soak pi-check \
 	check-base-install venv-tflite-runtime clean voices
 
 setup: $(VENV)/.installed
@@ -82,6 +82,11 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# A day of hostile audio through one runtime instance, faster than real time (about 10 min on
+# 2 cores): memory, NaN, chunking agreement; JSON, table and plot in benchmarks/results/.
+soak: setup
+	$(BIN)/python benchmarks/soak.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py

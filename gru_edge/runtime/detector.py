@@ -6,6 +6,10 @@ nothing fires for `refractory_ms`, and the keyword that fired only fires again o
 has fallen below its threshold: one spoken word, one event, however long the model holds it.
 Silence and unknown (labels starting with "_") never fire. The work is vectorized over a chunk
 of frames; the per-frame logic only runs for frames where some keyword is above its threshold.
+
+Scores are probabilities: a NaN, an infinity or a value outside [0, 1] raises `ScoreError`
+before the detector's state changes (it comes from a broken model, and would otherwise turn
+into silently missed keywords).
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from gru_edge.config import DetectorConfig, FeatureConfig
+from gru_edge.errors import GruEdgeError
 from gru_edge.modelfile import is_keyword
+
+# The moving average sums scores as integers, on a grid of 2**-32: integer sums are exact, so a
+# frame's smoothed score is the same however the stream was cut into chunks. (Float cumulative
+# sums round differently with the chunk's length, which flips the decision wherever a smoothed
+# score ties its threshold, as int8 scores, multiples of 1/256, easily do.)
+_GRID = 2.0**32
+
+
+class ScoreError(GruEdgeError):
+    """Frame scores that are not probabilities: NaN, infinite, or outside [0, 1]."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +72,7 @@ class Detector:
         self.reset()
 
     def reset(self) -> None:
-        self._history = np.zeros((0, len(self.labels)))
+        self._history = np.zeros((0, len(self.labels)), np.int64)  # on the grid of _GRID
         self._frame = 0  # index of the next frame
         self._run = np.zeros(len(self.labels), dtype=int)  # frames at or above threshold
         self._quiet_until = 0  # no detection before this frame
@@ -69,13 +84,33 @@ class Detector:
 
     def smooth(self, scores: np.ndarray) -> np.ndarray:
         """Causal moving average over the last `smoothing_ms` (fewer at the stream's start)."""
-        joined = np.concatenate((self._history, scores))
-        sums = np.cumsum(np.concatenate((np.zeros((1, joined.shape[1])), joined)), axis=0)
+        scores = self._checked(scores)
+        ticks = np.rint(scores * _GRID).astype(np.int64)
+        joined = np.concatenate((self._history, ticks))
+        sums = np.cumsum(np.concatenate((np.zeros((1, joined.shape[1]), np.int64), joined)), axis=0)
         ends = np.arange(len(self._history) + 1, len(joined) + 1)
         starts = np.maximum(ends - self._window, 0)
-        averaged = (sums[ends] - sums[starts]) / (ends - starts)[:, np.newaxis]
+        averaged = (sums[ends] - sums[starts]) / (ends - starts)[:, np.newaxis] / _GRID
         self._history = joined[-(self._window - 1) :] if self._window > 1 else joined[:0]
         return averaged
+
+    def _checked(self, scores: np.ndarray) -> np.ndarray:
+        """The scores as float64 (frames, labels), or ValueError (a caller's mistake) for
+        another shape and ScoreError for values that are not probabilities."""
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[1] != len(self.labels):
+            raise ValueError(
+                f"expected scores of shape (frames, {len(self.labels)}), got {scores.shape}"
+            )
+        if scores.size and not (scores.min() >= 0.0 and scores.max() <= 1.0):  # False for NaN
+            bad = ~((scores >= 0.0) & (scores <= 1.0))
+            frame, label = np.argwhere(bad)[0]
+            raise ScoreError(
+                f"the model scored {scores[frame, label]} for {self.labels[label]!r} at frame "
+                f"{self._frame + frame} ({self.frame_times(frame + 1)[-1]:.2f} s of stream); "
+                f"scores must be probabilities in [0, 1]: re-export the model, or check the audio"
+            )
+        return scores
 
     def process(self, scores: np.ndarray) -> list[Detection]:
         """The detections completed by these frames (frames, labels)."""
@@ -84,11 +119,10 @@ class Detector:
     def decide(self, scores: np.ndarray) -> tuple[np.ndarray, list[Detection]]:
         """The smoothed scores of these frames (frames, labels) and the detections they
         complete: what a caller shows beside the events."""
-        scores = np.asarray(scores, dtype=np.float64)
         smoothed = self.smooth(scores)
         above = (smoothed >= self.thresholds) & self._keyword
         first = self._frame
-        self._frame += len(scores)
+        self._frame += len(smoothed)
         # A frame where no keyword is above its threshold only resets the state (every
         # keyword armed, no run), so the loop visits just the frames where one is.
         active = np.nonzero(above.any(axis=1))[0]
@@ -112,14 +146,14 @@ class Detector:
             detections.append(
                 Detection(
                     self.labels[best],
-                    frame * self._hop + self._frame_end,
+                    float(frame * self._hop + self._frame_end),
                     float(smoothed[offset, best]),
                 )
             )
             self._quiet_until = frame + 1 + self._refractory
             self._run[:] = 0
             self._armed[best] = False
-        if previous < len(scores) - 1:  # the chunk ends quiet
+        if previous < len(smoothed) - 1:  # the chunk ends quiet
             self._run[:] = 0
             self._armed[:] = True
         return smoothed, detections
