@@ -63,7 +63,7 @@ $(TFLITE_RUNTIME_VENV)/.installed: pyproject.toml Makefile
 		{ echo "tflite-runtime needs Python 3.11 ($(TFLITE_RUNTIME_PYTHON) not found)"; exit 1; }
 	$(TFLITE_RUNTIME_PYTHON) -m venv $(TFLITE_RUNTIME_VENV)
 	$(TFLITE_RUNTIME_VENV)/bin/python -m pip install -q "tflite-runtime==2.14.0" "numpy<2" \
-		tomli-w flatbuffers pytest
+		tomli-w pytest
 	$(TFLITE_RUNTIME_VENV)/bin/python -m pip install -q --no-deps -e .
 	@touch $@
 

@@ -1,5 +1,6 @@
-"""Streaming TFLite export: equality with Keras, the op census, the metadata inside the file,
-refusal of bad model files, int8 state handling, atomic writes, and tflite-runtime."""
+"""Streaming TFLite export: equality with Keras, the op census, the metadata and checksum
+inside the file, refusal of bad model files, int8 state handling, the set of files written
+whole (a kill, a full disk, a folder that cannot be written), and tflite-runtime."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import dataclasses
 import errno
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -14,11 +18,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gru_edge.atomicfile import WriteError, remove_partials
 from gru_edge.cli import main
 from gru_edge.config import Config
 from gru_edge.features import log_mel
 from gru_edge.modelfile import ModelFileError, read_metadata
 from gru_edge.runtime.stream import StreamingModel
+from gru_edge.training import export as exporting
 from gru_edge.training.export import ExportError, check_ops, embed_metadata, export, op_census
 
 TFLITE_RUNTIME_PYTHON = os.environ.get("GRU_EDGE_TFLITE_RUNTIME_PYTHON")
@@ -33,7 +39,8 @@ def test_every_variant_is_written_with_a_report(tiny_models):
         assert (
             path.name == f"tiny.{quantization}.tflite" and path.stat().st_size == variant["bytes"]
         )
-        assert read_metadata(path).quantization == quantization
+        meta = read_metadata(path)  # its checksum matched
+        assert meta.quantization == quantization and meta.checksum == variant["checksum"]
         assert variant["stream"]["minutes"] >= 0.5 and "validation" in variant
     assert saved == json.loads(json.dumps(report))
 
@@ -152,9 +159,14 @@ def test_info_prints_what_the_file_holds(tiny_models, capsys):
         assert expected in text
 
 
+@pytest.mark.reliability(
+    area="export",
+    fault="the disk fills up half-way through writing a model",
+    outcome="the previous file stays; one line naming the file asked for and the cause",
+)
 def test_a_failed_export_leaves_the_previous_file_whole(tiny_run, tmp_path, monkeypatch):
-    """The disk fills up half-way through writing the model: a real half-written file, which
-    a plain write onto the destination would leave in place of the previous model."""
+    """A real half-written file, which a plain write onto the destination would leave in place
+    of the previous model."""
     out = tmp_path / "model.tflite"
     out.write_bytes(b"the previous model")
     write_bytes = Path.write_bytes
@@ -164,11 +176,101 @@ def test_a_failed_export_leaves_the_previous_file_whole(tiny_run, tmp_path, monk
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(Path, "write_bytes", disk_full_half_way)
-    with pytest.raises(OSError, match="No space left"):
-        export(tiny_run, out, ["float32"], stream_minutes=0.1)
+    with pytest.raises(WriteError) as failed:
+        export(tiny_run, out, ["float32"], stream_minutes=0.1, calibration_minutes=1)
     monkeypatch.undo()
+    assert (
+        str(failed.value)
+        == f"cannot write {out}: the disk holding {tmp_path} is full: free some space"
+    )
     assert out.read_bytes() == b"the previous model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]
+
+
+@pytest.mark.reliability(
+    area="export",
+    fault="--out in a folder that cannot be made (a file stands in its place)",
+    outcome="one line naming the folder, before any of the work",
+)
+def test_a_folder_that_cannot_be_written_is_refused_before_the_work(
+    tiny_run, tmp_path, monkeypatch
+):
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the folder should be")
+    monkeypatch.setattr(exporting, "load_dataset", lambda *a, **k: pytest.fail("work began"))
+    with pytest.raises(WriteError, match=rf"^cannot write in {taken}: {taken} is not a folder$"):
+        export(tiny_run, taken / "model.tflite", ["float32", "int8"])
+
+
+# An export of two variants in a process of its own, described as its second set of files.
+EXPORT = (
+    "import sys; from gru_edge.training.export import export; "
+    "export(sys.argv[1], sys.argv[2], ['float32', 'int8'], stream_minutes=0.1, "
+    "calibration_minutes=1, data_description=sys.argv[3])"
+)
+
+
+def exported_set(folder: Path) -> str:
+    """Which export the visible files come from (by their data description); fails on a
+    mix: every file whole and the one the report names (by checksum), one export for all."""
+    report = json.loads((folder / "m.report.json").read_text())
+    descriptions = set()
+    for quantization, variant in report["variants"].items():
+        meta = read_metadata(folder / f"m.{quantization}.tflite")
+        assert meta.checksum == variant["checksum"], f"m.{quantization}.tflite is not the report's"
+        descriptions.add(meta.training_data)
+    assert len(descriptions) == 1, f"a mix of exports: {descriptions}"
+    return descriptions.pop()
+
+
+def listing(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()}
+
+
+def changed(folder: Path, before: set[str], process: subprocess.Popen) -> set[str]:
+    """The folder's listing once it is not `before` (polled every millisecond), or once the
+    process has ended."""
+    while (now := listing(folder)) == before and process.poll() is None:
+        time.sleep(0.001)
+    return now
+
+
+@pytest.mark.reliability(
+    area="export",
+    fault="SIGKILL during an export of several variants, as it writes them",
+    outcome="old set or new set; a kill among the renames is finished by the next writer",
+)
+def test_a_killed_export_leaves_a_whole_set_and_the_next_one_cleans_up(tiny_run, tmp_path):
+    out = tmp_path / "m.tflite"
+    quick = {"stream_minutes": 0.1, "calibration_minutes": 1}
+    started = time.monotonic()
+    export(tiny_run, out, ["float32", "int8"], data_description="first export", **quick)
+    seconds = time.monotonic() - started + 5  # and a Python that imports TensorFlow
+    rng = np.random.default_rng(0)
+    for second, trigger in (("second export", "twice"), ("second export again", "random")):
+        visible, previous = listing(tmp_path), exported_set(tmp_path)
+        process = subprocess.Popen(
+            [sys.executable, "-c", EXPORT, str(tiny_run), str(out), second],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Killed once the folder has changed twice (a first file, then another: where an
+        # export used to have its first variant in place beside the old ones; here, the
+        # commit of the new set), then at a random moment of the export.
+        if trigger == "twice":
+            changed(tmp_path, changed(tmp_path, visible, process), process)
+        else:
+            time.sleep(rng.uniform(0, seconds))
+        process.kill()
+        process.wait()
+        # Killed after the commit record: POSIX renames one file at a time, and the next
+        # writer in the folder (an export's first step) finishes the renames.
+        if list(tmp_path.glob(".*.commit")):
+            remove_partials(tmp_path)
+        assert exported_set(tmp_path) in (previous, second)
+    export(tiny_run, out, ["float32", "int8"], data_description="third export", **quick)
+    assert exported_set(tmp_path) == "third export"
+    assert sorted(listing(tmp_path)) == ["m.float32.tflite", "m.int8.tflite", "m.report.json"]
 
 
 @pytest.mark.skipif(

@@ -1,12 +1,15 @@
-"""Which TFLite interpreter runs a model: the first that imports, or the one asked for."""
+"""Which TFLite interpreter runs a model: the first that imports, or the one asked for; and
+the child process that tries a file no checksum vouches for."""
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import sys
 import types
 
 import pytest
+from model_files import without_checksum
 
 from gru_edge.runtime.interpreter import (
     BACKENDS,
@@ -15,6 +18,7 @@ from gru_edge.runtime.interpreter import (
     UnknownInterpreter,
     interpreter_module,
 )
+from gru_edge.runtime.stream import StreamingModel
 
 INSTALLED = [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
 
@@ -68,3 +72,22 @@ def test_no_interpreter_at_all_says_what_to_install(monkeypatch):
         monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(InterpreterMissing, match="pip install ai-edge-litert"):
         interpreter_module()
+
+
+@pytest.mark.reliability(
+    area="model file",
+    fault="no child Python can start to check a file without a checksum",
+    outcome="a warning, and the file is loaded in this process unchecked",
+)
+def test_a_file_is_loaded_unchecked_when_no_child_can_start(
+    committed_models, tmp_path, monkeypatch, caplog
+):
+    """As under user-mode emulation without binfmt (tools/pi_check.py): exec fails."""
+    data = without_checksum(committed_models["int8"].read_bytes())
+    not_a_program = tmp_path / "python"
+    not_a_program.write_text("no execute bit")
+    monkeypatch.setattr(sys, "executable", str(not_a_program))
+    with caplog.at_level(logging.WARNING, logger="gru_edge"):
+        model = StreamingModel(data)
+    assert model.metadata.checksum == ""
+    assert "model: not checked in a child process ([Errno 13] Permission denied" in caplog.text

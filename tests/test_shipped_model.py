@@ -30,6 +30,7 @@ def test_the_shipped_files_carry_what_the_runtime_needs(quantization):
     assert list(model.labels) == LABELS and meta.quantization == quantization
     assert meta.features.sample_rate == 16000 and meta.features.hop_ms == 10.0
     assert "CC BY 4.0" in meta.training_data
+    assert meta.checksum.startswith("sha256:")  # and it matched: StreamingModel checks it
     scores = model.process(np.zeros((1, meta.features.num_mel_bins), np.float32))
     assert scores.shape == (1, 12) and abs(float(scores.sum()) - 1) < 0.02
 

@@ -56,7 +56,7 @@ TEST_PACKAGES = ["pytest"]
 INTERPRETERS = {  # name -> (what pip installs instead of gru_edge's deps, venv on this machine)
     "ai_edge_litert": ([], REPO / ".venv"),
     "tflite_runtime": (
-        ["tflite-runtime==2.14.0", "numpy<2", "tomli-w", "flatbuffers"],
+        ["tflite-runtime==2.14.0", "numpy<2", "tomli-w"],
         REPO / ".venv-tflite-runtime",
     ),
 }

@@ -15,7 +15,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    model = StreamingModel(args.model)  # refuses a file without metadata, or not matching it
+    model = StreamingModel(args.model)  # refuses a damaged file, or one without metadata
     meta = model.metadata
     features = meta.features
     print(
@@ -59,3 +59,8 @@ def run(args: argparse.Namespace) -> None:
         + f" (loaded here with {model.backend})"
     )
     print(f"training data: {meta.training_data}")
+    print(
+        f"checksum: {meta.checksum} (matches)"
+        if meta.checksum
+        else "checksum: none (exported before gru_edge wrote checksums): re-export it to add one"
+    )

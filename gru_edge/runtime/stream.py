@@ -1,14 +1,19 @@
 """A gru_edge model running on a stream: chunks in, scores out, GRU states carried.
 
-Every tensor is bound by its signature name (interpreters order inputs alphabetically and
-name outputs `output_0`...), the metadata is checked against the tensors before anything
-runs, and int8 models are fed and read through their own quantization parameters. The
-states of an int8 model are carried as raw int8: the export gives each state's input and
-output the same scale, and this class refuses a model where they differ.
+Before the interpreter sees a file its checksum is checked (gru_edge.modelfile): a damaged
+file is refused in one line, whatever the damage. A file exported before checksums still
+loads, with a warning, once a child process has loaded it without crashing
+(gru_edge.runtime.interpreter.check_in_child_process). Every tensor is bound by its
+signature name (interpreters order inputs alphabetically and name outputs `output_0`...),
+the metadata is checked against the tensors before anything runs, and int8 models are fed
+and read through their own quantization parameters. The states of an int8 model are carried
+as raw int8: the export gives each state's input and output the same scale, and this class
+refuses a model where they differ.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +21,12 @@ import numpy as np
 
 from gru_edge.errors import AudioError
 from gru_edge.features import FeatureExtractor
-from gru_edge.modelfile import ModelFileError, ModelMetadata, read_metadata, read_model
-from gru_edge.runtime.interpreter import load_interpreter
+from gru_edge.modelfile import REMEDY, ModelFileError, ModelMetadata, read_metadata, read_model
+from gru_edge.runtime.interpreter import check_in_child_process, load_interpreter
+
+logger = logging.getLogger(__name__)
+# Why a file whose checksum matched does not load: not damage, this interpreter.
+VOUCHED = "the file is as exported (its checksum matches): this interpreter cannot run it"
 
 
 class _Tensor:
@@ -67,8 +76,24 @@ class StreamingModel:
     ) -> None:
         source = "model" if isinstance(model, bytes) else str(model)
         data = model if isinstance(model, bytes) else read_model(model)
-        self.metadata: ModelMetadata = read_metadata(data, source)
-        self.interpreter, self.backend = load_interpreter(data, num_threads, backend, kernels)
+        self.metadata: ModelMetadata = read_metadata(data, source)  # checksum checked
+        if self.metadata.checksum:
+            advice = VOUCHED
+        else:
+            # An older export still works: refusing it would stop a device that ran fine
+            # until the upgrade. But nothing says it is whole, and a damaged file can crash
+            # the interpreter: it is tried in a child process first, and the user is told.
+            logger.warning(
+                "%s: carries no checksum (an export of gru_edge %s), so damage to it cannot "
+                "be detected; re-export it to add one",
+                source,
+                self.metadata.gru_edge_version,
+            )
+            check_in_child_process(data, source, backend, kernels)
+            advice = REMEDY
+        self.interpreter, self.backend = load_interpreter(
+            data, num_threads, backend, kernels, source, advice
+        )
         runner = self.interpreter.get_signature_runner()
         inputs, outputs = runner.get_input_details(), runner.get_output_details()
         meta = self.metadata
@@ -80,7 +105,9 @@ class StreamingModel:
         ]
         extra = set(inputs) - {meta.feature_input, *(s.input for s in meta.states)}
         if extra:
-            raise ModelFileError(f"{source}: inputs {sorted(extra)} are not in its metadata")
+            raise ModelFileError(
+                f"{source}: inputs {sorted(extra)} are not in its metadata; re-export it"
+            )
         self._check_shapes(source)
         self.pending = np.zeros((0, meta.features.num_mel_bins), np.float32)
         self.reset()
@@ -115,7 +142,7 @@ class StreamingModel:
                 raise ModelFileError(
                     f"{source}: a tensor has shape {list(tensor.shape)} where "
                     f"its metadata says {list(shape)}; the metadata does not "
-                    f"belong to this model"
+                    f"belong to this model: re-export it"
                 )
 
     def reset(self) -> None:
@@ -172,7 +199,7 @@ def _bind(details: dict, name: str, source: str, kind: str) -> _Tensor:
         raise ModelFileError(
             f"{source}: its metadata names {kind} {name!r} but the model's "
             f"{kind}s are {sorted(details)}; the metadata does not belong to "
-            f"this model"
+            f"this model: re-export it"
         )
     return _Tensor(details[name])
 
@@ -213,8 +240,12 @@ class AudioStream:
                 f"expected mono samples of shape (n,), got {samples.shape}; "
                 f"down-mix first (gru_edge.audio.prepare_audio)"
             )
+        # Audio is float32 from here on: a float64 sample beyond its range (1e200) would
+        # overflow the front end into NaN, which the carried state would keep for ever.
+        with np.errstate(over="ignore"):
+            samples = samples.astype(np.float32, copy=False)
         if not np.isfinite(samples).all():
-            raise AudioError("the audio holds NaN or infinite samples")
+            raise AudioError("the audio holds NaN, infinite or out-of-range samples")
         return self.model.process(self.features.accept(samples))
 
     def reset(self) -> None:

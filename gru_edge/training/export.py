@@ -6,9 +6,11 @@ float16 weights, dynamic-range or full int8. Full int8 is calibrated on streamed
 real training audio together with the states the float model had at those moments, and each
 state's input is given its output's quantization so that the runtime carries raw int8. The
 gru_edge metadata (labels, front end, tensors, detector defaults, where it was checked to
-run) goes inside the file. Each exported model is checked against the Keras model on the
-validation and test clips and on a continuous stream of validation clips, and the figures go
-to a report beside it.
+run, and a checksum of the file) goes inside the file. Each exported model is checked against
+the Keras model on the validation and test clips and on a continuous stream of validation
+clips, and the figures go to a report beside it. The files and the report are written as one
+set (gru_edge.atomicfile): an export killed at any moment leaves the previous set or the new
+one, and a folder that cannot be written is refused before the work begins.
 """
 
 from __future__ import annotations
@@ -31,16 +33,24 @@ from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
 from gru_edge import __version__
-from gru_edge.atomicfile import atomic_path, write_text
+from gru_edge.atomicfile import atomic_paths, prepare_folder
 from gru_edge.audio import int16_to_float
 from gru_edge.config import Config, DetectorConfig
 from gru_edge.datasets import Clips, Dataset, load_dataset
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.calibration import calibrate, calibration_audio
 from gru_edge.features import FeatureExtractor, log_mel
-from gru_edge.modelfile import METADATA_NAME, QUANTIZATIONS, ModelMetadata, is_keyword
+from gru_edge.modelfile import (
+    METADATA_NAME,
+    QUANTIZATIONS,
+    UNSEALED,
+    ModelMetadata,
+    is_keyword,
+    read_metadata,
+    seal,
+)
 from gru_edge.negatives import NegativeAudioError, load_negatives
-from gru_edge.runtime.stream import StreamingModel
+from gru_edge.runtime.stream import VOUCHED, StreamingModel
 from gru_edge.training.model import Mode, convert, state_specs
 
 logger = logging.getLogger(__name__)
@@ -189,17 +199,20 @@ def _share_state_quantization(flatbuffer: bytes) -> bytes:
 
 
 def embed_metadata(flatbuffer: bytes, metadata: ModelMetadata) -> bytes:
-    """The model with its gru_edge metadata entry (replacing an older one)."""
+    """The model with its gru_edge metadata (in the buffer of an older entry, if it has one),
+    sealed with the checksum of the whole file (gru_edge.modelfile)."""
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
-    model.metadata = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(metadata.to_json().encode("utf-8"), np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata.append(entry)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    model.metadata = list(model.metadata or [])
+    entry = next((m for m in model.metadata if m.name.decode() == METADATA_NAME), None)
+    if entry is None:
+        entry = schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers)
+        model.buffers.append(schema.BufferT())
+        model.metadata.append(entry)
+    unsealed = dataclasses.replace(metadata, checksum=UNSEALED)
+    model.buffers[entry.buffer].data = np.frombuffer(unsealed.to_json().encode("utf-8"), np.uint8)
+    return seal(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
 
 
 def calibration_data(
@@ -354,6 +367,7 @@ def check_in_tflite_runtime(
         if result.returncode != 0:
             message = " ".join(result.stderr.split())
             reason = message.partition("replay: error: ")[2] or message or "it failed"
+            reason = reason.removeprefix(f"{model_path}: ").removesuffix(f"; {VOUCHED}")
             return f"no: {reason[:300]}", None
         theirs = np.load(scores_path)
     ours = StreamingModel(model_bytes).process(features)
@@ -374,12 +388,13 @@ def export(
     target_fa_per_hour: float = 0.5,
     calibration_minutes: float | None = None,
 ) -> dict:
-    """Exports one file per quantization and writes the report; returns the report.
+    """Exports one file per quantization and the report, as one set; returns the report.
     `detector` replaces the run's detector settings as the defaults the files carry. Each
     file's per-keyword thresholds are calibrated through the runtime to `target_fa_per_hour`
     on validation audio: a stream of `calibration_minutes` (default: the run's validation
     stream) over the validation part of the run's negative audio (`negatives` if it moved),
     then that negative audio alone."""
+    quantizations = list(dict.fromkeys(quantizations))
     unknown = [q for q in quantizations if q not in QUANTIZATIONS]
     if unknown or not quantizations:
         raise ExportError(f"unknown quantization {unknown}; choose from {list(QUANTIZATIONS)}")
@@ -393,6 +408,8 @@ def export(
         q: out if len(quantizations) == 1 else out.with_name(f"{out.stem}.{q}{out.suffix}")
         for q in quantizations
     }
+    report_path = out.with_name(f"{out.stem}.report.json")
+    prepare_folder(out.parent)  # refused now rather than after minutes of work
     logger.info(
         "exporting %s (%s, %d frame(s) a chunk)",
         run.run_dir,
@@ -428,6 +445,7 @@ def export(
     reference = keras_reference(run, dataset, stream_minutes)
 
     report = {"run": str(run.run_dir), "chunk_frames": chunk_frames, "variants": {}}
+    models = {}
     for quantization in quantizations:
         if quantization == "float32":
             flatbuffer = float32
@@ -464,15 +482,18 @@ def export(
             runs_on["tflite_runtime"] = verdict
             variant["tflite_runtime"] = {"runs": verdict, "max_abs_delta_vs_litert": delta}
             model = with_metadata(runs_on, thresholds)
-        with atomic_path(paths[quantization]) as temporary:
-            temporary.write_bytes(model)
+        models[paths[quantization]] = model
         variant["bytes"] = len(model)
+        variant["checksum"] = read_metadata(model).checksum  # ties the report to the file
         report["variants"][quantization] = variant
-        logger.info("wrote %s (%s bytes)", paths[quantization], f"{len(model):,}")
-    report_path = out.with_name(f"{out.stem}.report.json")
-    write_text(report_path, json.dumps(report, indent=1))
+        logger.info("made %s (%s bytes)", paths[quantization], f"{len(model):,}")
+    # All files under temporary names, then renamed together: never a mix (atomicfile).
+    files = {**models, report_path: json.dumps(report, indent=1).encode("utf-8")}
+    with atomic_paths(list(files)) as temporaries:
+        for temporary, content in zip(temporaries, files.values(), strict=True):
+            temporary.write_bytes(content)
     logger.info("%s", report_table(report))
-    logger.info("wrote %s", report_path)
+    logger.info("wrote %s", ", ".join(str(path) for path in files))
     return report
 
 

@@ -35,5 +35,6 @@ def test_the_committed_models_are_the_ones_make_test_models_makes(committed_mode
         fields = {field.name for field in dataclasses.fields(ModelMetadata)}
         assert set(written) - {"format"} == fields, stale  # the export writes other fields now
         metadata = read_metadata(path)  # refuses a file format older than this gru_edge's
+        assert metadata.checksum, stale  # and it matched the file: read_metadata checks it
         expected = tool.expected_metadata(quantization)
         assert {field: getattr(metadata, field) for field in expected} == expected, stale

@@ -59,8 +59,21 @@ def test_kernels_can_be_chosen_and_reference_kernels_agree(
 
 def test_bad_samples_are_refused_with_a_clear_message(committed_models):
     stream = AudioStream(committed_models["float32"])
-    with pytest.raises(AudioError, match="NaN or infinite"):
+    with pytest.raises(AudioError, match="NaN, infinite"):
         stream.accept(np.array([0.0, np.nan, 0.0], np.float32))
     with pytest.raises(AudioError, match="expected mono samples"):
         stream.accept(np.zeros((1600, 2), np.float32))
     assert stream.accept(np.zeros(0, np.float32)).shape == (0, 4)
+
+
+@pytest.mark.reliability(
+    area="runtime",
+    fault="float64 samples beyond float32's range (1e200) fed to a stream",
+    outcome="AudioError; the carried state stays finite, the stream goes on",
+)
+def test_samples_too_large_for_float32_never_poison_the_state(committed_models):
+    stream = AudioStream(committed_models["float32"])
+    with pytest.raises(AudioError, match="out-of-range"):
+        stream.accept(np.full(1600, 1e200))
+    assert np.isfinite(stream.accept(np.zeros(3200))).all()
+    assert np.isfinite(stream.accept(np.full(3200, 3e38, np.float32))).all()
