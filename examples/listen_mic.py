@@ -8,9 +8,10 @@ Needs the `mic` extra (`pip install 'gru-edge[mic]'`) and the system's PortAudio
 """
 
 import argparse
+import os
 from datetime import datetime
 
-from gru_edge.runtime.microphone import MicrophoneSource
+from gru_edge.runtime.microphone import MicrophoneSource, portaudio_left_running
 from gru_edge.runtime.spotter import KeywordSpotter
 
 
@@ -21,7 +22,9 @@ def main() -> None:
     args = parser.parse_args()
 
     spotter = KeywordSpotter(args.model)
-    microphone = MicrophoneSource(args.device)
+    # A microphone that goes away (unplugged, its audio server restarted) or falls silent for
+    # 3 s is re-opened until it is back; after a minute without it, MicrophoneError.
+    microphone = MicrophoneSource(args.device, reconnect_seconds=60)
     print(f"listening to {microphone.description} (Ctrl-C to stop)")
 
     def on_detection(detection):
@@ -29,7 +32,13 @@ def main() -> None:
         print(f"{now}  heard {detection.keyword!r} (score {detection.score:.2f})")
 
     spotter.run(microphone, on_detection)  # returns on Ctrl-C, with the microphone closed
-    print(f"stopped; {microphone.overflows} input overflow(s), {microphone.dropped} dropped")
+    print(
+        f"stopped; {microphone.overflows} input overflow(s), {microphone.dropped} dropped, "
+        f"{microphone.reconnects} reconnect(s)",
+        flush=True,
+    )
+    if portaudio_left_running():  # a frozen audio stack holds a call: leave without cleanup
+        os._exit(0)
 
 
 if __name__ == "__main__":
