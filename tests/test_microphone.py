@@ -507,3 +507,35 @@ def test_hooks_are_killed_at_their_time_limit_and_when_listen_stops(
     print(f"listen stopped with a hook running in {took:.2f} s")
     assert status == 0 and took < 1
     assert not still_running(started("no"))
+
+
+FALLING_BEHIND = """
+import logging, sys, time
+logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+from gru_edge.runtime.microphone import MicrophoneSource
+with MicrophoneSource("default", queue_seconds=0.3) as source:
+    blocks = iter(source)
+    next(blocks)
+    time.sleep(1.5)  # the spotter falls behind: nobody reads
+    for _ in range(8):
+        next(blocks)
+    print(source.dropped)
+"""
+
+
+@pytest.mark.reliability(
+    area="microphone",
+    fault="the spotter falls behind (nothing read for 1.5 s, a 0.3 s queue)",
+    outcome="blocks beyond the queue dropped and counted, a warning says so; audio goes on",
+)
+def test_a_spotter_that_falls_behind_drops_blocks_and_says_so(audio_server):
+    result = subprocess.run(
+        [sys.executable, "-c", FALLING_BEHIND],
+        env=audio_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 5, result.stdout  # about 12 blocks came while nobody read
+    assert "audio lost:" in result.stderr and "dropped (the spotter fell behind)" in result.stderr

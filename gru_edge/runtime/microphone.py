@@ -42,6 +42,8 @@ LOST_CLOSE_SECONDS = 2.0
 # next one, up to the most.
 FIRST_RETRY_SECONDS = 0.5
 MOST_RETRY_SECONDS = 30.0
+# Lost audio (blocks dropped, device overflows) is said at once, then at most once a minute.
+LOSS_REPORT_SECONDS = 60.0
 
 
 class MicrophoneError(SourceError):
@@ -196,6 +198,7 @@ class MicrophoneSource(Source):
         self.overflows = 0  # the device lost samples before we got them
         self.dropped = 0  # blocks lost because the consumer fell behind
         self.reconnects = 0  # times audio came back after the microphone was lost
+        self._losses_said = (0, 0, -LOSS_REPORT_SECONDS)  # dropped, overflows, when
         self._generation = 0  # of the current opening: callbacks of older ones stop
         self._last_block = time.monotonic()
         self._opening: _Opening | None = None
@@ -325,7 +328,27 @@ class MicrophoneSource(Source):
                     time.monotonic() - lost_at,
                 )
                 lost_at, delay = None, FIRST_RETRY_SECONDS
+            self._say_losses()
             yield self._opening.resample(block)
+
+    def _say_losses(self) -> None:
+        """A warning when audio was lost since the last one (the spotter fell behind, or the
+        device overflowed), at most once every LOSS_REPORT_SECONDS: a device left alone says
+        in its journal that it went deaf for a moment."""
+        dropped, overflows, said_at = self._losses_said
+        now = time.monotonic()
+        if (self.dropped, self.overflows) == (
+            dropped,
+            overflows,
+        ) or now - said_at < LOSS_REPORT_SECONDS:
+            return
+        log.warning(
+            "audio lost: %d block(s) dropped (the spotter fell behind) and %d input "
+            "overflow(s) of the device since the last report",
+            self.dropped - dropped,
+            self.overflows - overflows,
+        )
+        self._losses_said = (self.dropped, self.overflows, now)
 
     def _next_block(self) -> np.ndarray | None:
         """The next block, None once closed, or `MicrophoneError` when the device is lost."""
