@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := train,audio,mic,dev
+EXTRAS := train,audio,mic,serve,dev
 DEB_PACKAGES := espeak-ng sox libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

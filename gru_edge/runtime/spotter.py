@@ -24,7 +24,7 @@ from gru_edge.errors import GruEdgeError
 from gru_edge.modelfile import ModelMetadata
 from gru_edge.runtime.detector import Detection, Detector
 from gru_edge.runtime.sources import Source
-from gru_edge.runtime.stream import AudioStream
+from gru_edge.runtime.stream import AudioStream, StreamingModel
 
 SHIPPED_MODEL = "kws12.int8.tflite"
 
@@ -58,19 +58,23 @@ class KeywordSpotter:
     The detector settings default to the ones the model carries, with the per-keyword
     thresholds calibrated at export; `threshold` replaces every keyword's threshold,
     `thresholds` sets some keywords' own, `detector` replaces the settings (and with them the
-    calibrated thresholds).
+    calibrated thresholds). `model` may be a `StreamingModel` that several spotters share,
+    each carrying its own state into it (`stream.state`).
     """
 
     def __init__(
         self,
-        model: str | Path | None = None,
+        model: str | Path | StreamingModel | None = None,
         threshold: float | None = None,
         thresholds: Mapping[str, float] | None = None,
         detector: DetectorConfig | None = None,
         num_threads: int = 1,
     ) -> None:
-        self.model_path = Path(model) if model else default_model()
-        self.stream = AudioStream(self.model_path, num_threads=num_threads)
+        if isinstance(model, StreamingModel):  # shared with other spotters (gru-edge serve)
+            self.model_path, self.stream = model.path, AudioStream(model)
+        else:
+            self.model_path = Path(model) if model else default_model()
+            self.stream = AudioStream(self.model_path, num_threads=num_threads)
         metadata = self.stream.model.metadata
         config = detector or metadata.detector
         if threshold is not None:

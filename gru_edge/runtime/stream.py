@@ -74,6 +74,7 @@ class StreamingModel:
         backend: str | None = None,
         kernels: str = "default",
     ) -> None:
+        self.path = None if isinstance(model, bytes) else Path(model)
         source = "model" if isinstance(model, bytes) else str(model)
         data = model if isinstance(model, bytes) else read_model(model)
         self.metadata: ModelMetadata = read_metadata(data, source)  # checksum checked

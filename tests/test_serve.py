@@ -1,0 +1,402 @@
+"""`gru-edge serve` as Home Assistant meets it: a real server on loopback, spoken to only with
+the `wyoming` package's own client and events (nothing of gru_edge on the client side)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from signals import pcm16
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.wake import Detect, Detection, NotDetected
+
+from gru_edge.runtime.spotter import KeywordSpotter
+
+GRU_EDGE = str(Path(sys.executable).parent / "gru-edge")
+TOLERANCE_MS = 30  # a detection's time, client against in-process: up to resampling and chunking
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(model: Path, *options: str):
+    port = _free_port()
+    server = subprocess.Popen(
+        [GRU_EDGE, "serve", "--uri", f"tcp://127.0.0.1:{port}", "--model", str(model), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start: {server.communicate()}")
+            time.sleep(0.1)
+        yield server, port
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.communicate()
+
+
+@pytest.fixture(scope="module")
+def server(committed_models):
+    with running_server(committed_models["int8"]) as (process, port):
+        yield process, port
+
+
+def _chunks(audio: np.ndarray, rate: int, channels: int, sizes: list[int]) -> list[AudioChunk]:
+    """The audio as 16-bit PCM chunks of `sizes` bytes in turn (odd sizes split frames)."""
+    frames = np.repeat(pcm16(audio)[:, None], channels, axis=1)
+    data, chunks, at, i = frames.astype("<i2").tobytes(), [], 0, 0
+    while at < len(data):
+        size = sizes[i % len(sizes)]
+        chunks.append(AudioChunk(rate=rate, width=2, channels=channels, audio=data[at : at + size]))
+        at, i = at + size, i + 1
+    return chunks
+
+
+async def _detect(
+    port: int,
+    audio: np.ndarray,
+    names: list[str] | None = None,
+    rate: int = 16000,
+    channels: int = 1,
+    sizes: tuple[int, ...] = (3200,),
+    start: bool = True,
+) -> list[Event]:
+    """Streams `audio` as a client would; returns the events the server sent back."""
+    async with AsyncTcpClient("127.0.0.1", port) as client:
+        if names is not None:
+            await client.write_event(Detect(names=names).event())
+        if start:
+            await client.write_event(AudioStart(rate=rate, width=2, channels=channels).event())
+        for chunk in _chunks(audio, rate, channels, list(sizes)):
+            await client.write_event(chunk.event())
+        await client.write_event(AudioStop().event())
+        return await _until_not_detected_or_quiet(client)
+
+
+async def _until_not_detected_or_quiet(client, quiet: float = 2.0) -> list[Event]:
+    events = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            event = await asyncio.wait_for(client.read_event(), quiet)
+            if event is None:
+                break
+            events.append(event)
+            if NotDetected.is_type(event.type):
+                break
+    return events
+
+
+def _detections(events: list[Event]) -> list[tuple[str, int]]:
+    return [
+        (d.name, d.timestamp)
+        for d in (Detection.from_event(e) for e in events if Detection.is_type(e.type))
+    ]
+
+
+def _expected(model: Path, audio: np.ndarray) -> list[tuple[str, int]]:
+    spotter = KeywordSpotter(model)
+    return [(d.keyword, round(d.time * 1000)) for d in spotter.process(audio).detections]
+
+
+def _same(got: list[tuple[str, int]], expected: list[tuple[str, int]]) -> bool:
+    return [n for n, _ in got] == [n for n, _ in expected] and all(
+        abs(a - b) <= TOLERANCE_MS for (_, a), (_, b) in zip(got, expected, strict=True)
+    )
+
+
+def test_describe_lists_every_keyword_as_a_wake_model(server, committed_models):
+    _, port = server
+
+    async def ask() -> Info:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Describe().event())
+            return Info.from_event(await client.read_event())
+
+    info = asyncio.run(ask())
+    (program,) = info.wake
+    keywords = KeywordSpotter(committed_models["int8"]).keywords
+    assert [m.name for m in program.models] == list(keywords)
+    assert all(m.languages == ["en"] and m.installed for m in program.models)
+    assert all("trained on" in m.attribution.name for m in program.models)
+
+
+def test_a_stream_with_keywords_gets_their_names_and_times(server, committed_models, yes_no):
+    audio, _ = yes_no
+    _, port = server
+    events = asyncio.run(_detect(port, audio))
+    expected = _expected(committed_models["int8"], audio)
+    assert [name for name, _ in expected] == ["yes", "no"]
+    assert _same(_detections(events), expected)
+    assert not any(NotDetected.is_type(e.type) for e in events)
+
+
+def test_detect_names_choose_the_wake_words_and_silence_ends_not_detected(server, yes_no):
+    audio, _ = yes_no
+    _, port = server
+    assert [n for n, _ in _detections(asyncio.run(_detect(port, audio, names=["no"])))] == ["no"]
+    quiet = np.random.default_rng(0).normal(0, 0.003, 32000).astype(np.float32)
+    events = asyncio.run(_detect(port, quiet))
+    assert [e.type for e in events] == ["not-detected"]
+
+
+def test_any_rate_and_channel_count_is_converted(server, committed_models, yes_no):
+    soxr = pytest.importorskip("soxr")
+    audio, _ = yes_no
+    _, port = server
+    loud = soxr.resample(audio, 16000, 48000).astype(np.float32)
+    events = asyncio.run(_detect(port, loud, rate=48000, channels=2))
+    assert _same(_detections(events), _expected(committed_models["int8"], audio))
+
+
+@pytest.mark.parametrize("clients", [2, 10])
+def test_clients_at_once_each_get_their_own_detections(server, committed_models, yes_no, clients):
+    audio, _ = yes_no
+    _, port = server
+    rng = np.random.default_rng(clients)
+    quiet = rng.normal(0, 0.003, len(audio)).astype(np.float32)
+    # Every other client has the words, the rest noise alone; different chunk sizes each.
+    streams = [audio if i % 2 == 0 else quiet for i in range(clients)]
+    sizes = [(int(rng.integers(1, 4000)),) for _ in range(clients)]
+
+    async def together():
+        return await asyncio.gather(
+            *(_detect(port, s, sizes=z) for s, z in zip(streams, sizes, strict=True))
+        )
+
+    results = asyncio.run(together())
+    expected = _expected(committed_models["int8"], audio)
+    for i, events in enumerate(results):
+        if i % 2 == 0:
+            assert _same(_detections(events), expected), i
+        else:
+            assert [e.type for e in events] == ["not-detected"], i
+
+
+async def _raw(port: int, lines: list[bytes]) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for line in lines:
+        writer.write(line)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="a client sends a malformed event, one with no type, or garbage",
+    outcome="that connection is closed, logged; the server serves the next",
+)
+@pytest.mark.parametrize(
+    "garbage",
+    [b"{not json\n", b'{"data": {}}\n', b"\xff\xfe\x00\x01\n", b'{"type": "audio-chunk"}\n'],
+    ids=["not-json", "no-type", "bytes", "chunk-without-format"],
+)
+def test_a_malformed_event_closes_only_that_connection(server, committed_models, yes_no, garbage):
+    audio, _ = yes_no
+    process, port = server
+    asyncio.run(_raw(port, [garbage]))
+    assert process.poll() is None
+    assert _same(
+        _detections(asyncio.run(_detect(port, audio))), _expected(committed_models["int8"], audio)
+    )
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="a client disconnects mid-stream, mid-event",
+    outcome="logged; the server serves the others",
+)
+def test_a_client_gone_mid_stream_leaves_the_server_serving(server, committed_models, yes_no):
+    audio, _ = yes_no
+    process, port = server
+    start = json.dumps({"type": "audio-start", "data": {"rate": 16000, "width": 2, "channels": 1}})
+    chunk = json.dumps(
+        {
+            "type": "audio-chunk",
+            "data": {"rate": 16000, "width": 2, "channels": 1},
+            "payload_length": 3200,
+        }
+    )
+    # audio-start, then a chunk whose payload never arrives in full: the socket closes
+    asyncio.run(_raw_and_close(port, [f"{start}\n{chunk}\n".encode(), b"\0" * 1000]))
+    assert process.poll() is None
+    assert _same(
+        _detections(asyncio.run(_detect(port, audio))), _expected(committed_models["int8"], audio)
+    )
+
+
+async def _raw_and_close(port: int, pieces: list[bytes]) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    for piece in pieces:
+        writer.write(piece)
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="a client sends audio before audio-start, or an unknown event",
+    outcome="the chunk starts the stream; the unknown event is ignored; ping answered",
+)
+def test_audio_before_audio_start_and_unknown_events(server, committed_models, yes_no):
+    audio, _ = yes_no
+    _, port = server
+    events = asyncio.run(_detect(port, audio, start=False))
+    assert _same(_detections(events), _expected(committed_models["int8"], audio))
+
+    async def unknown_then_ping():
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Event(type="no-such-event", data={"x": 1}))
+            await client.write_event(Ping(text="hello").event())
+            return await asyncio.wait_for(client.read_event(), 5)
+
+    assert Pong.from_event(asyncio.run(unknown_then_ping())).text == "hello"
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="audio chunks of odd sizes, splitting samples (1 to 7 bytes)",
+    outcome="the same detections as whole chunks",
+)
+def test_chunks_of_odd_sizes_give_the_same_detections(server, committed_models, yes_no):
+    audio, _ = yes_no
+    _, port = server
+    events = asyncio.run(_detect(port, audio[:48000], sizes=(1, 3, 7, 5, 1001)))
+    assert _same(_detections(events), _expected(committed_models["int8"], audio[:48000]))
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="a client connects and stays silent while another streams",
+    outcome="the other client's detections arrive as usual",
+)
+def test_a_silent_client_holds_nobody_up(server, committed_models, yes_no):
+    audio, _ = yes_no
+    _, port = server
+
+    async def beside_a_silent_one():
+        async with AsyncTcpClient("127.0.0.1", port):
+            return await _detect(port, audio)
+
+    events = asyncio.run(beside_a_silent_one())
+    assert _same(_detections(events), _expected(committed_models["int8"], audio))
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="audio in a format it cannot take (3-byte samples), or a format change mid-stream",
+    outcome="an error event saying why, that connection closed",
+)
+def test_audio_in_an_unusable_format_is_refused_with_an_error_event(server):
+    _, port = server
+
+    async def send(*events: Event) -> list[Event]:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            for event in events:
+                await client.write_event(event)
+            return await _until_not_detected_or_quiet(client)
+
+    (error,) = asyncio.run(send(AudioStart(rate=16000, width=3, channels=1).event()))
+    assert "3-byte samples" in Error.from_event(error).text
+    changed = AudioChunk(rate=8000, width=2, channels=1, audio=b"\0" * 320)
+    (error,) = asyncio.run(
+        send(AudioStart(rate=16000, width=2, channels=1).event(), changed.event())
+    )
+    assert "changed format" in Error.from_event(error).text
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="more clients connect than --max-clients",
+    outcome="the extra one gets an error event saying so and is closed",
+)
+def test_clients_over_the_limit_are_told_and_closed(committed_models):
+    with running_server(committed_models["int8"], "--max-clients", "1") as (_, port):
+
+        async def two():
+            for _ in range(50):  # until the start-up probe's connection has been let go
+                async with AsyncTcpClient("127.0.0.1", port) as first:
+                    await first.write_event(Describe().event())
+                    if Info.is_type((await first.read_event()).type):  # the first is in
+                        async with AsyncTcpClient("127.0.0.1", port) as second:
+                            return await asyncio.wait_for(second.read_event(), 5)
+                await asyncio.sleep(0.1)
+
+        refusal = asyncio.run(two())
+        assert Error.from_event(refusal).code == "too-many-clients"
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="SIGTERM while clients are connected and streaming",
+    outcome="clients get an error event, the server exits 0 within a second",
+)
+def test_sigterm_stops_the_server_within_a_second_with_clients_told(committed_models):
+    with running_server(committed_models["int8"]) as (process, port):
+
+        async def streaming_when_stopped():
+            async with AsyncTcpClient("127.0.0.1", port) as client:
+                await client.write_event(AudioStart(rate=16000, width=2, channels=1).event())
+                await client.write_event(
+                    AudioChunk(rate=16000, width=2, channels=1, audio=b"\0" * 3200).event()
+                )
+                await asyncio.sleep(0.3)
+                process.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                told = await asyncio.wait_for(client.read_event(), 2)
+                return told, started
+
+        told, started = asyncio.run(streaming_when_stopped())
+        assert process.wait(timeout=2) == 0
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, elapsed
+        assert Error.from_event(told).code == "stopping"
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="--uri that is not a Wyoming URI, or a port already in use",
+    outcome="one line naming the URI, exit 2",
+)
+def test_a_bad_uri_or_a_busy_port_is_one_line(committed_models):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for uri in ("http://example:1", f"tcp://127.0.0.1:{port}"):
+            result = subprocess.run(
+                [GRU_EDGE, "serve", "--uri", uri, "--model", str(committed_models["int8"])],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert result.returncode == 2, result.stderr
+            errors = [line for line in result.stderr.splitlines() if "error" in line]
+            assert len(errors) == 1 and uri in errors[0], result.stderr
