@@ -63,6 +63,7 @@ print("\\n".join(MODULES))
         "gru_edge.plots",
         "gru_edge.runtime.replay",
         "gru_edge.runtime.sources",
+        "gru_edge.serve.service",
     }
     assert expected <= walked, expected - walked
 

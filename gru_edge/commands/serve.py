@@ -48,7 +48,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    service = require("gru_edge.runtime.wake_service", "serve", "gru-edge serve")
+    service = require("gru_edge.serve.service", "serve", "gru-edge serve")
     models = service.WakeModels(args.model, args.threshold)
     server = service.WakeService(models, args.uri, args.max_clients)
     asyncio.run(_serve(server, args.zeroconf))
