@@ -482,3 +482,12 @@ _DECODERS = {
     (_FLOAT, 32): lambda data: np.frombuffer(data, "<f4"),
     (_FLOAT, 64): _float64,
 }
+# Bytes a sample of integer PCM: 8-bit is unsigned, as in WAV; the others are signed.
+PCM_WIDTHS = (1, 2, 3, 4)
+
+
+def decode_pcm(data: bytes, width: int) -> np.ndarray:
+    """Little-endian integer PCM of `width` bytes a sample as float32 in [-1, 1), channels
+    interleaved as they came (the WAV reader's own decoders, for audio that comes without a
+    header: a Wyoming client's chunks)."""
+    return _DECODERS[_PCM, 8 * width](data).astype(np.float32, copy=False)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from signals import pcm16
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
@@ -66,13 +65,25 @@ def server(committed_models):
         yield process, port
 
 
-def _chunks(audio: np.ndarray, rate: int, channels: int, sizes: list[int]) -> list[AudioChunk]:
-    """The audio as 16-bit PCM chunks of `sizes` bytes in turn (odd sizes split frames)."""
-    frames = np.repeat(pcm16(audio)[:, None], channels, axis=1)
-    data, chunks, at, i = frames.astype("<i2").tobytes(), [], 0, 0
+def _pcm(audio: np.ndarray, width: int) -> np.ndarray:
+    """Float samples as little-endian integer PCM of `width` bytes, one row of bytes each."""
+    values = np.round(np.clip(audio, -1, 1 - 2.0 ** (1 - 8 * width)) * 2.0 ** (8 * width - 1))
+    if width == 1:  # 8-bit PCM is unsigned
+        return (values + 128).astype(np.uint8)[:, None]
+    as_int32 = values.astype("<i4").view(np.uint8).reshape(-1, 4)
+    return as_int32[:, :width]  # the low bytes: little-endian
+
+
+def _chunks(
+    audio: np.ndarray, rate: int, channels: int, sizes: list[int], width: int = 2
+) -> list[AudioChunk]:
+    """The audio as PCM chunks of `sizes` bytes in turn (odd sizes split frames)."""
+    frames = np.repeat(_pcm(audio, width)[:, None, :], channels, axis=1)
+    data, chunks, at, i = frames.tobytes(), [], 0, 0
     while at < len(data):
         size = sizes[i % len(sizes)]
-        chunks.append(AudioChunk(rate=rate, width=2, channels=channels, audio=data[at : at + size]))
+        chunk = AudioChunk(rate=rate, width=width, channels=channels, audio=data[at : at + size])
+        chunks.append(chunk)
         at, i = at + size, i + 1
     return chunks
 
@@ -85,14 +96,15 @@ async def _detect(
     channels: int = 1,
     sizes: tuple[int, ...] = (3200,),
     start: bool = True,
+    width: int = 2,
 ) -> list[Event]:
     """Streams `audio` as a client would; returns the events the server sent back."""
     async with AsyncTcpClient("127.0.0.1", port) as client:
         if names is not None:
             await client.write_event(Detect(names=names).event())
         if start:
-            await client.write_event(AudioStart(rate=rate, width=2, channels=channels).event())
-        for chunk in _chunks(audio, rate, channels, list(sizes)):
+            await client.write_event(AudioStart(rate=rate, width=width, channels=channels).event())
+        for chunk in _chunks(audio, rate, channels, list(sizes), width):
             await client.write_event(chunk.event())
         await client.write_event(AudioStop().event())
         return await _until_not_detected_or_quiet(client)
@@ -164,13 +176,20 @@ def test_detect_names_choose_the_wake_words_and_silence_ends_not_detected(server
     assert [e.type for e in events] == ["not-detected"]
 
 
-def test_any_rate_and_channel_count_is_converted(server, committed_models, yes_no):
+@pytest.mark.parametrize(
+    "rate, width, channels", [(48000, 2, 2), (22050, 4, 1), (16000, 3, 1), (16000, 1, 3)]
+)
+def test_any_rate_width_and_channel_count_is_converted(
+    server, committed_models, yes_no, rate, width, channels
+):
     soxr = pytest.importorskip("soxr")
     audio, _ = yes_no
     _, port = server
-    loud = soxr.resample(audio, 16000, 48000).astype(np.float32)
-    events = asyncio.run(_detect(port, loud, rate=48000, channels=2))
-    assert _same(_detections(events), _expected(committed_models["int8"], audio))
+    theirs = soxr.resample(audio, 16000, rate).astype(np.float32) if rate != 16000 else audio
+    events = asyncio.run(_detect(port, theirs, rate=rate, channels=channels, width=width))
+    step = 2.0 ** (1 - 8 * width)  # what the client's samples can say: 8 bits change the audio
+    heard = (np.round(audio / step) * step).astype(np.float32)
+    assert _same(_detections(events), _expected(committed_models["int8"], heard))
 
 
 @pytest.mark.parametrize("clients", [2, 10])
@@ -311,7 +330,7 @@ def test_a_silent_client_holds_nobody_up(server, committed_models, yes_no):
 
 @pytest.mark.reliability(
     area="wyoming server",
-    fault="audio in a format it cannot take (3-byte samples), or a format change mid-stream",
+    fault="audio in a format it cannot take (5-byte samples), or a format change mid-stream",
     outcome="an error event saying why, that connection closed",
 )
 def test_audio_in_an_unusable_format_is_refused_with_an_error_event(server):
@@ -323,8 +342,8 @@ def test_audio_in_an_unusable_format_is_refused_with_an_error_event(server):
                 await client.write_event(event)
             return await _until_not_detected_or_quiet(client)
 
-    (error,) = asyncio.run(send(AudioStart(rate=16000, width=3, channels=1).event()))
-    assert "3-byte samples" in Error.from_event(error).text
+    (error,) = asyncio.run(send(AudioStart(rate=16000, width=5, channels=1).event()))
+    assert "5-byte samples" in Error.from_event(error).text
     changed = AudioChunk(rate=8000, width=2, channels=1, audio=b"\0" * 320)
     (error,) = asyncio.run(
         send(AudioStart(rate=16000, width=2, channels=1).event(), changed.event())

@@ -19,14 +19,13 @@ from wyoming.info import Attribution, Info, WakeModel, WakeProgram
 from wyoming.wake import Detection
 
 from gru_edge import __version__
-from gru_edge.audio import SAMPLE_RATE
+from gru_edge.audio import PCM_WIDTHS, SAMPLE_RATE, check_rate, decode_pcm
 from gru_edge.runtime.sources import _Resampler
 from gru_edge.runtime.spotter import KeywordSpotter, default_model
 from gru_edge.runtime.stream import StreamingModel
 
 # gru_edge has no public address yet, and an attribution's url is a required string.
 PROJECT_URL = ""
-WIDTHS = {1: np.uint8, 2: np.dtype("<i2"), 4: np.dtype("<i4")}  # bytes -> sample type
 
 
 @dataclass(frozen=True)
@@ -95,10 +94,11 @@ class ClientStream:
     def __init__(
         self, models: WakeModels, names: list[str] | None, rate: int, width: int, channels: int
     ) -> None:
-        if width not in WIDTHS or channels < 1 or rate < 1:
+        check_rate(rate, "the client's audio", "send audio at 16 kHz, or any rate in that range")
+        if width not in PCM_WIDTHS or channels < 1:
             raise ValueError(
                 f"audio of {width}-byte samples, {channels} channel(s) at {rate} Hz: "
-                f"gru-edge serve takes 1, 2 or 4-byte PCM"
+                f"gru-edge serve takes PCM of 1 to 4 bytes a sample"
             )
         self.rate, self.width, self.channels = rate, width, channels
         self.frame_bytes = width * channels
@@ -129,11 +129,7 @@ class ClientStream:
         return self._hear(self.resample(np.zeros(0, np.float32), last=True))
 
     def _decode(self, data: bytes) -> np.ndarray:
-        samples = np.frombuffer(data, WIDTHS[self.width]).astype(np.float32)
-        if self.width == 1:  # 8-bit PCM is unsigned, as in WAV and the wyoming package
-            samples -= 128.0
-        samples /= 2.0 ** (8 * self.width - 1)
-        return samples.reshape(-1, self.channels).mean(axis=1)
+        return decode_pcm(data, self.width).reshape(-1, self.channels).mean(axis=1)
 
     def _hear(self, samples: np.ndarray) -> list[Detection]:
         if not len(samples):
