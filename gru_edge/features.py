@@ -11,6 +11,8 @@ must agree with its TensorFlow twin (training/frontend.py) to 1e-5.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from gru_edge.config import FeatureConfig
@@ -43,6 +45,22 @@ def periodic_hann(length: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)
 
 
+@functools.cache
+def _tables(c: FeatureConfig, batch_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gather indices, window and mel matrix of a front end, made once per settings and
+    shared read-only by every extractor (a server runs one per client; the indices alone are
+    1 MB)."""
+    # Frames are gathered already zero-padded to fft_length: numpy's rfft pads slower.
+    # Padding columns read sample 0 of their frame and are zeroed by the padded window.
+    columns = np.where(np.arange(c.fft_length) < c.window_samples, np.arange(c.fft_length), 0)
+    gather = np.arange(batch_frames)[:, np.newaxis] * c.hop_samples + columns
+    window = np.pad(periodic_hann(c.window_samples), (0, c.fft_length - c.window_samples))
+    tables = (gather, window, mel_weight_matrix(c))
+    for table in tables:
+        table.flags.writeable = False
+    return tables
+
+
 class FeatureExtractor:
     """Turns audio fed in pieces of any size into log-mel frames, carrying the window overlap.
 
@@ -57,13 +75,7 @@ class FeatureExtractor:
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
-        c = self.config
-        # Frames are gathered already zero-padded to fft_length: numpy's rfft pads slower.
-        # Padding columns read sample 0 of their frame and are zeroed by the padded window.
-        columns = np.where(np.arange(c.fft_length) < c.window_samples, np.arange(c.fft_length), 0)
-        self._gather = np.arange(self.BATCH_FRAMES)[:, np.newaxis] * c.hop_samples + columns
-        self._window = np.pad(periodic_hann(c.window_samples), (0, c.fft_length - c.window_samples))
-        self._mel = mel_weight_matrix(c)
+        self._gather, self._window, self._mel = _tables(self.config, self.BATCH_FRAMES)
         self.pending = np.zeros(0, dtype=np.float64)
 
     def reset(self) -> None:
