@@ -38,16 +38,40 @@ def _partial_name(path: Path) -> Path:
 
 
 def _writer_alive(path: Path) -> bool:
+    """Whether the process that wrote `path` still runs: its pid is alive and started before
+    the file was last written (after a power loss or a long uptime, a pid belongs to another
+    process, which must not keep a dead writer's commit from being finished)."""
     found = _WRITER.search(path.name)
     if not found:
         return False
+    pid = int(found.group(1))
     try:
-        os.kill(int(found.group(1)), 0)
+        os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # another user's process
-        return True
-    return True
+        pass
+    started = _process_start(pid)
+    try:
+        return started is None or started <= path.stat().st_mtime
+    except OSError:  # gone meanwhile: its writer finished
+        return False
+
+
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), from Linux's /proc; None where
+    that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return None
+    ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, after the name
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def remove_partials(folder: str | Path) -> None:

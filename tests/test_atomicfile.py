@@ -3,9 +3,11 @@ is replaced whole even when a kill comes between two renames; errors name the re
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -84,6 +86,25 @@ def test_only_the_partials_of_dead_writers_are_removed(tmp_path):
         (tmp_path / f".m.partial-{finished.pid}.tflite").write_text("left by a kill")
         remove_partials(tmp_path)
         assert [p.name for p in tmp_path.iterdir()] == [f".m.partial-{alive.pid}.tflite"]
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+@pytest.mark.reliability(
+    area="export",
+    fault="a power loss mid-export: after the reboot the writer's pid is another process's",
+    outcome="the dead writer's commit is finished and its partial files removed",
+)
+def test_a_writer_whose_pid_was_reused_counts_as_gone(tmp_path):
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        left = tmp_path / f".m.partial-{alive.pid}.tflite"
+        left.write_text("left by a writer that died before this process started")
+        before = time.time() - 3600
+        os.utime(left, (before, before))
+        remove_partials(tmp_path)
+        assert list(tmp_path.iterdir()) == []
     finally:
         alive.kill()
         alive.wait()
