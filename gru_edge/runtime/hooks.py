@@ -74,6 +74,7 @@ class DetectionCommand:
             "GRU_EDGE_SCORE": f"{detection.score:.4f}",
             "GRU_EDGE_TIME": f"{detection.time:.3f}",
         }
+        process = None
         try:
             process = subprocess.Popen(
                 self.command,
@@ -86,9 +87,13 @@ class DetectionCommand:
         except OSError as e:
             log.warning("on-detect command for %r did not start: %s", detection.keyword, e)
             return
-        run = _Run(detection.keyword, process, time.monotonic() + self.time_limit)
-        with self._lock:
-            self._runs[run.group] = run
+        finally:
+            # Registered even when listen's SIGTERM handler raises right after the start: a
+            # command missing from `_runs` would escape `close()` and its time limit.
+            if process is not None:
+                run = _Run(detection.keyword, process, time.monotonic() + self.time_limit)
+                with self._lock:
+                    self._runs[run.group] = run
         threading.Thread(target=self._watch, args=(run,), name="on-detect", daemon=True).start()
 
     def _watch(self, run: _Run) -> None:
