@@ -10,7 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,34 +37,49 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+    log: Path  # what it wrote to stderr
+
+    def said(self) -> str:
+        return self.log.read_text()
+
+
 @contextlib.contextmanager
 def running_server(model: Path, *options: str):
+    """`gru-edge serve` on a free loopback port, once it says it is serving (a probe
+    connection would be a client of its own, and count against --max-clients)."""
     port = _free_port()
-    server = subprocess.Popen(
-        [GRU_EDGE, "serve", "--uri", f"tcp://127.0.0.1:{port}", "--model", str(model), *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {server.communicate()}")
-            time.sleep(0.1)
-        yield server, port
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.communicate()
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "stderr.txt"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [GRU_EDGE, "serve", "--uri", f"tcp://127.0.0.1:{port}", "--model", str(model)]
+                + list(options),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
+        server = Server(process, port, log)
+        try:
+            deadline = time.monotonic() + 30
+            while "serving " not in server.said():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start: {server.said()}")
+                time.sleep(0.05)
+            yield server
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="module")
 def server(committed_models):
-    with running_server(committed_models["int8"]) as (process, port):
-        yield process, port
+    with running_server(committed_models["int8"]) as running:
+        yield running.process, running.port
 
 
 def _pcm(audio: np.ndarray, width: int) -> np.ndarray:
@@ -357,16 +374,15 @@ def test_audio_in_an_unusable_format_is_refused_with_an_error_event(server):
     outcome="the extra one gets an error event saying so and is closed",
 )
 def test_clients_over_the_limit_are_told_and_closed(committed_models):
-    with running_server(committed_models["int8"], "--max-clients", "1") as (_, port):
+    with running_server(committed_models["int8"], "--max-clients", "1") as running:
+        port = running.port
 
         async def two():
-            for _ in range(50):  # until the start-up probe's connection has been let go
-                async with AsyncTcpClient("127.0.0.1", port) as first:
-                    await first.write_event(Describe().event())
-                    if Info.is_type((await first.read_event()).type):  # the first is in
-                        async with AsyncTcpClient("127.0.0.1", port) as second:
-                            return await asyncio.wait_for(second.read_event(), 5)
-                await asyncio.sleep(0.1)
+            async with AsyncTcpClient("127.0.0.1", port) as first:
+                await first.write_event(Describe().event())
+                assert Info.is_type((await first.read_event()).type)  # the first is in
+                async with AsyncTcpClient("127.0.0.1", port) as second:
+                    return await asyncio.wait_for(second.read_event(), 5)
 
         refusal = asyncio.run(two())
         assert Error.from_event(refusal).code == "too-many-clients"
@@ -378,7 +394,8 @@ def test_clients_over_the_limit_are_told_and_closed(committed_models):
     outcome="clients get an error event, the server exits 0 within a second",
 )
 def test_sigterm_stops_the_server_within_a_second_with_clients_told(committed_models):
-    with running_server(committed_models["int8"]) as (process, port):
+    with running_server(committed_models["int8"]) as running:
+        process, port = running.process, running.port
 
         async def streaming_when_stopped():
             async with AsyncTcpClient("127.0.0.1", port) as client:
@@ -401,21 +418,80 @@ def test_sigterm_stops_the_server_within_a_second_with_clients_told(committed_mo
 
 @pytest.mark.reliability(
     area="wyoming server",
-    fault="--uri that is not a Wyoming URI, or a port already in use",
-    outcome="one line naming the URI, exit 2",
+    fault="--uri not tcp:// or unix://, a port in use, --threshold 5, two models named alike",
+    outcome="one line naming what is wrong, exit 2, before serving anyone",
 )
-def test_a_bad_uri_or_a_busy_port_is_one_line(committed_models):
+def test_a_service_that_cannot_serve_says_why_in_one_line(committed_models, tmp_path):
+    model = str(committed_models["int8"])
+    twin = tmp_path / "other"
+    twin.mkdir()
+    (twin / committed_models["int8"].name).write_bytes(committed_models["int8"].read_bytes())
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        for uri in ("http://example:1", f"tcp://127.0.0.1:{port}"):
+        cases = [
+            (["--uri", "http://example:1", "--model", model], "http://example:1"),
+            (["--uri", "stdio://", "--model", model], "stdio://"),
+            (["--uri", f"tcp://127.0.0.1:{port}", "--model", model], f"127.0.0.1:{port}"),
+            (["--threshold", "5", "--model", model], "--threshold 5"),
+            (["--model", model, str(twin / committed_models["int8"].name)], "named tiny.int8"),
+        ]
+        for options, named in cases:
             result = subprocess.run(
-                [GRU_EDGE, "serve", "--uri", uri, "--model", str(committed_models["int8"])],
-                capture_output=True,
-                text=True,
-                timeout=30,
+                [GRU_EDGE, "serve", *options], capture_output=True, text=True, timeout=30
             )
             assert result.returncode == 2, result.stderr
             errors = [line for line in result.stderr.splitlines() if "error" in line]
-            assert len(errors) == 1 and uri in errors[0], result.stderr
+            assert len(errors) == 1 and named in errors[0], result.stderr
+
+
+@pytest.mark.reliability(
+    area="wyoming server",
+    fault="clients that connect and never send anything (vanished peers) fill --max-clients",
+    outcome="each is closed after --idle-timeout; the slot serves the next client",
+)
+def test_connections_that_stay_silent_are_closed_after_the_idle_timeout(committed_models):
+    options = ("--max-clients", "1", "--idle-timeout", "1")
+    with running_server(committed_models["int8"], *options) as running:
+        port = running.port
+
+        async def silent_then_another():
+            async with AsyncTcpClient("127.0.0.1", port) as silent:
+                closed = await asyncio.wait_for(silent.read_event(), 5)
+                await asyncio.sleep(0.2)
+            async with AsyncTcpClient("127.0.0.1", port) as later:
+                await later.write_event(Describe().event())
+                return closed, await asyncio.wait_for(later.read_event(), 5)
+
+        closed, answer = asyncio.run(silent_then_another())
+        assert Error.from_event(closed).code == "idle"
+        assert Info.is_type(answer.type)
+
+
+def test_zeroconf_announces_the_port_and_takes_another_name_when_its_own_is_used(
+    committed_models,
+):
+    zeroconf = pytest.importorskip("zeroconf.asyncio")
+    name = f"gru-edge-test-{_free_port()}"
+    model = committed_models["int8"]
+    with (
+        running_server(model, "--zeroconf", name) as first,
+        running_server(model, "--zeroconf", name) as second,
+    ):
+        for server in (first, second):
+            while "zeroconf" not in server.said() and server.process.poll() is None:
+                time.sleep(0.05)
+            if "cannot announce" in server.said():
+                pytest.skip(f"no multicast here: {server.said()}")
+        assert f"announced as '{name}-2'" in second.said() or f"'{name} (2)'" in second.said()
+
+        async def resolve() -> int | None:
+            async with zeroconf.AsyncZeroconf() as zc:
+                info = zeroconf.AsyncServiceInfo(
+                    "_wyoming._tcp.local.", f"{name}._wyoming._tcp.local."
+                )
+                return info.port if await info.async_request(zc.zeroconf, 3000) else None
+
+        assert asyncio.run(resolve()) == first.port
+        assert first.process.poll() is None and second.process.poll() is None

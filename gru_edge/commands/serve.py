@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import socket
 
 from gru_edge.extras import require
 
@@ -38,11 +39,19 @@ def add_parser(commands) -> None:
         help="connections served at once; more are told so and closed (default: 16)",
     )
     command.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="close a connection that sends nothing for this long (default: 300; 0: never)",
+    )
+    command.add_argument(
         "--zeroconf",
         nargs="?",
-        const="gru-edge",
+        const="",
         metavar="NAME",
-        help="announce the service on the local network (mDNS) for Home Assistant to discover",
+        help="announce the service on the local network (mDNS) for Home Assistant to discover "
+        "(NAME default: gru-edge-HOSTNAME)",
     )
     command.set_defaults(run=run)
 
@@ -50,8 +59,9 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     service = require("gru_edge.serve.service", "serve", "gru-edge serve")
     models = service.WakeModels(args.model, args.threshold)
-    server = service.WakeService(models, args.uri, args.max_clients)
-    asyncio.run(_serve(server, args.zeroconf))
+    server = service.WakeService(models, args.uri, args.max_clients, args.idle_timeout)
+    name = args.zeroconf or (f"gru-edge-{socket.gethostname()}" if args.zeroconf == "" else None)
+    asyncio.run(_serve(server, name))
 
 
 async def _serve(server, zeroconf_name: str | None) -> None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event
 from wyoming.info import Describe
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler, AsyncServer
@@ -25,13 +26,9 @@ from wyoming.wake import Detect, NotDetected
 
 from gru_edge.errors import GruEdgeError
 from gru_edge.extras import require
-from gru_edge.serve.wake_words import ClientStream, WakeModels
+from gru_edge.serve.wake_words import ClientStream, ServeError, WakeModels
 
 logger = logging.getLogger(__name__)
-
-
-class ServeError(GruEdgeError):
-    """A service that cannot start: a bad --uri, a port in use, a model that will not load."""
 
 
 class WakeHandler(AsyncEventHandler):
@@ -45,17 +42,41 @@ class WakeHandler(AsyncEventHandler):
         self.peer = writer.get_extra_info("peername") or "a client"
         self.names: list[str] | None = None
         self.stream: ClientStream | None = None
+        connection = writer.get_extra_info("socket")
+        if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
+            # A peer that vanished without closing (power cut, Wi-Fi gone) is found by the
+            # kernel's keep-alive probes, and its slot of --max-clients freed.
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 
     async def run(self) -> None:
+        """The events of the connection until it closes, goes quiet for the idle timeout, or
+        breaks the protocol (that connection only; the server goes on)."""
+        idle = self.service.idle_seconds or None
         try:
-            await super().run()
+            while True:
+                try:
+                    event = await asyncio.wait_for(async_read_event(self.reader), idle)
+                except TimeoutError:
+                    logger.info(
+                        "%s sent nothing for %g s (--idle-timeout); closing it", self.peer, idle
+                    )
+                    await self.write_event(Error(text="idle for too long", code="idle").event())
+                    break
+                if event is None or not await self.handle_event(event):
+                    break
         except (ConnectionError, asyncio.IncompleteReadError):
             logger.info("%s disconnected mid-event", self.peer)
-        except Exception as e:  # a malformed event: this connection only
+        except (KeyError, TypeError, ValueError) as e:  # an event without its fields
             logger.warning(
-                "%s sent what cannot be read (%s: %s); closing it", self.peer, type(e).__name__, e
+                "%s sent an event that cannot be read (%s: %s); closing it",
+                self.peer,
+                type(e).__name__,
+                e,
             )
+        except Exception:  # our own bug: its traceback in the log, this connection closed
+            logger.exception("closing %s after an unexpected error", self.peer)
         finally:
+            self.writer.close()
             self.service.clients.discard(self)
 
     async def handle_event(self, event: Event) -> bool:
@@ -113,11 +134,24 @@ class WakeHandler(AsyncEventHandler):
 class WakeService:
     """The server: `models` shared by at most `max_clients` connections at once."""
 
-    def __init__(self, models: WakeModels, uri: str, max_clients: int = 16) -> None:
+    def __init__(
+        self, models: WakeModels, uri: str, max_clients: int = 16, idle_seconds: float = 300.0
+    ) -> None:
         if max_clients < 1:
             raise ServeError(f"--max-clients must be at least 1, got {max_clients}")
+        if not idle_seconds >= 0:
+            raise ServeError(
+                f"--idle-timeout must be 0 (never) or more seconds, got {idle_seconds}"
+            )
+        # stdio:// would serve one client on this process's own stdin: not a service.
+        if not uri.startswith(("tcp://", "unix://")):
+            raise ServeError(
+                f"--uri {uri}: gru-edge serve listens on tcp://HOST:PORT or unix://PATH"
+            )
         self.models, self.uri, self.max_clients = models, uri, max_clients
+        self.idle_seconds = idle_seconds
         self.clients: set[WakeHandler] = set()
+        self._zeroconf = None  # the mDNS announcement while it lasts
         try:
             self.server = AsyncServer.from_uri(uri)
         except ValueError as e:
@@ -139,25 +173,55 @@ class WakeService:
         except OSError as e:
             raise ServeError(f"cannot listen on {self.uri}: {e.strerror or e}") from None
         logger.info("serving %s on %s", ", ".join(w.name for w in self.models.words), self.uri)
-        if zeroconf_name:
-            await self._announce(zeroconf_name)
-        await stop.wait()
-        stopping = Error(text="the server is stopping", code="stopping").event()
-        told = [client.write_event(stopping) for client in list(self.clients)]
-        with contextlib.suppress(TimeoutError):  # a client that does not read is not waited for
-            await asyncio.wait_for(asyncio.gather(*told, return_exceptions=True), timeout=0.3)
-        await asyncio.wait_for(self.server.stop(), timeout=0.5)
+        try:
+            if zeroconf_name:
+                await self._announce(zeroconf_name)
+            await stop.wait()
+            stopping = Error(text="the server is stopping", code="stopping").event()
+            told = [client.write_event(stopping) for client in list(self.clients)]
+            with contextlib.suppress(TimeoutError):  # a client that does not read: not waited for
+                await asyncio.wait_for(asyncio.gather(*told, return_exceptions=True), timeout=0.3)
+        finally:
+            if self._zeroconf is not None:  # the goodbye: Home Assistant forgets the entry
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._zeroconf.async_close(), timeout=0.3)
+            await asyncio.wait_for(self.server.stop(), timeout=0.5)
 
     async def _announce(self, name: str) -> None:
-        """mDNS, as wyoming-openwakeword does: Home Assistant then offers the service itself."""
+        """mDNS as Home Assistant looks for it (a `_wyoming._tcp` service), with the zeroconf
+        package itself: wyoming's helper can neither withdraw its announcement nor take a
+        name another device already uses. A name in use becomes "NAME (2)"."""
         require("zeroconf", "serve", "gru-edge serve --zeroconf")
-        from wyoming.zeroconf import HomeAssistantZeroconf
+        from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
         port = getattr(self.server, "port", None)
         if port is None:
             raise ServeError(f"--zeroconf announces a tcp:// service, and {self.uri} is not one")
-        await HomeAssistantZeroconf(port=port, name=name).register_server()
-        logger.info("announced as %s on the local network (zeroconf)", name)
+        try:
+            address = _lan_address()
+            zeroconf = AsyncZeroconf()
+            info = AsyncServiceInfo(
+                "_wyoming._tcp.local.",
+                f"{name}._wyoming._tcp.local.",
+                addresses=[socket.inet_aton(address)],
+                port=port,
+            )
+            await zeroconf.async_register_service(info, allow_name_change=True)
+        except OSError as e:
+            raise ServeError(
+                f"--zeroconf {name}: cannot announce on the local network ({e.strerror or e}); "
+                "is the network up? (the systemd unit waits for network-online.target)"
+            ) from None
+        self._zeroconf = zeroconf
+        logger.info("announced as %r on %s (zeroconf)", info.name.split(".")[0], address)
+
+
+def _lan_address() -> str:
+    """The address other machines reach this one at: the one a datagram to the mDNS group
+    would leave from (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("224.0.0.251", 5353))
+        return probe.getsockname()[0]
 
 
 class _Refusal(AsyncEventHandler):

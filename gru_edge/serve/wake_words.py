@@ -20,12 +20,17 @@ from wyoming.wake import Detection
 
 from gru_edge import __version__
 from gru_edge.audio import PCM_WIDTHS, SAMPLE_RATE, check_rate, decode_pcm
+from gru_edge.errors import GruEdgeError
 from gru_edge.runtime.sources import _Resampler
 from gru_edge.runtime.spotter import KeywordSpotter, default_model
 from gru_edge.runtime.stream import StreamingModel
 
 # gru_edge has no public address yet, and an attribution's url is a required string.
 PROJECT_URL = ""
+
+
+class ServeError(GruEdgeError):
+    """A service that cannot start: a bad option, a port in use, models it cannot offer."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,15 @@ class WakeModels:
         self, paths: Iterable[str | Path] | None = None, threshold: float | None = None
     ) -> None:
         self.paths = [Path(p) for p in (paths or [default_model()])]
+        if threshold is not None and not 0 < threshold <= 1:
+            raise ServeError(f"--threshold {threshold:g}: a threshold is in (0, 1]")
+        stems = [path.stem for path in self.paths]
+        twins = sorted({stem for stem in stems if stems.count(stem) > 1})
+        if twins:
+            raise ServeError(
+                f"several models are named {', '.join(twins)}: their wake words would have the "
+                f"same names; give each model file a name of its own"
+            )
         self.models = [StreamingModel(path) for path in self.paths]
         self.threshold = threshold
         counts: dict[str, int] = {}
@@ -72,7 +86,7 @@ class WakeModels:
                         name=f"gru_edge; trained on {metadata.training_data}", url=PROJECT_URL
                     ),
                     installed=True,
-                    languages=["en"],
+                    languages=["en"],  # a model file names no language; gru_edge's are English
                     version=metadata.gru_edge_version,
                 )
             )
