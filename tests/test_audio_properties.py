@@ -17,7 +17,7 @@ from wavs import ENCODINGS, FLOAT, Pipe, chunk, decoded, fmt_chunk, riff, sample
 
 from gru_edge.audio import INT16_SCALE, MAX_RATE, MIN_RATE, AudioFile, open_audio
 from gru_edge.errors import AudioError
-from gru_edge.runtime.sources import PcmSource, WavSource, _Resampler
+from gru_edge.runtime.sources import PcmSource, Resampler, WavSource
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EXTRA_CHUNKS = st.lists(
@@ -215,6 +215,6 @@ def test_raw_pcm_in_any_pieces_gives_the_samples_of_one_read(
     pcm = np.random.default_rng(seed).integers(-32768, 32768, (frames, channels)).astype("<i2")
     source = PcmSource(Pipe(pcm.tobytes(), pieces), rate, channels, block_ms)
     heard = np.concatenate([np.zeros(0, np.float32), *source])
-    resample = _Resampler(rate, 16000, "one read", "audio")
+    resample = Resampler(rate, 16000, "one read", "audio")
     mono = (pcm.mean(axis=1) / INT16_SCALE).astype(np.float32)
     np.testing.assert_array_equal(heard, np.concatenate([resample(mono), resample(mono[:0], True)]))

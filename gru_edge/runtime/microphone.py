@@ -26,7 +26,7 @@ import numpy as np
 from gru_edge.audio import SAMPLE_RATE
 from gru_edge.errors import ConfigError
 from gru_edge.extras import require
-from gru_edge.runtime.sources import Source, SourceError, _Resampler
+from gru_edge.runtime.sources import Resampler, Source, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class _Opening:
     stream: Any
     ended: threading.Event  # set by PortAudio when the stream stops by itself
     description: str
-    resample: _Resampler
+    resample: Resampler
 
 
 class MicrophoneSource(Source):
@@ -261,7 +261,7 @@ class MicrophoneSource(Source):
         except sd.PortAudioError:
             rate = int(info["default_samplerate"])
         description = f"microphone {info['name']!r} at {rate} Hz"
-        resample = _Resampler(rate, self.sample_rate, f"input device {info['name']!r}", "mic")
+        resample = Resampler(rate, self.sample_rate, f"input device {info['name']!r}", "mic")
 
         def callback(indata, frames, when, status) -> None:
             if generation != self._generation:  # a stream left behind came back to life

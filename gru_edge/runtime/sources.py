@@ -17,10 +17,11 @@ from typing import BinaryIO
 import numpy as np
 
 from gru_edge.audio import (
-    INT16_SCALE,
     MAX_BLOCK_BYTES,
+    PCM_WIDTHS,
     SAMPLE_RATE,
     check_rate,
+    decode_pcm,
     open_audio,
 )
 from gru_edge.errors import GruEdgeError
@@ -31,7 +32,7 @@ class SourceError(GruEdgeError):
     """An audio source that cannot be opened or read."""
 
 
-class _Resampler:
+class Resampler:
     """Streaming resampling to 16 kHz with soxr; nothing at all when the rate is already 16 kHz."""
 
     def __init__(self, rate: int, sample_rate: int, what: str, extra: str) -> None:
@@ -45,6 +46,36 @@ class _Resampler:
         if self._stream is None:
             return block
         return self._stream.resample_chunk(block, last=last)
+
+
+class PcmDecoder:
+    """Interleaved little-endian integer PCM in pieces of any size (a piece may end inside a
+    frame: the rest waits for the next) -> 16 kHz mono float32, channels averaged, resampled.
+    For raw PCM on a pipe, and a Wyoming client's audio chunks."""
+
+    def __init__(
+        self, rate: int, width: int, channels: int, sample_rate: int, what: str, extra: str
+    ) -> None:
+        if width not in PCM_WIDTHS or channels < 1:
+            raise SourceError(
+                f"{what}: {width}-byte samples and {channels} channel(s); integer PCM of 1 to "
+                f"4 bytes a sample, one channel or more, is what can be read"
+            )
+        self.rate, self.width, self.channels = rate, width, channels
+        self.frame_bytes = width * channels
+        self._leftover = b""
+        self._resample = Resampler(rate, sample_rate, what, extra)
+
+    def accept(self, data: bytes) -> np.ndarray:
+        data = self._leftover + data
+        whole = len(data) - len(data) % self.frame_bytes
+        self._leftover = data[whole:]
+        mono = decode_pcm(data[:whole], self.width).reshape(-1, self.channels).mean(axis=1)
+        return self._resample(mono)
+
+    def finish(self) -> np.ndarray:
+        """What the resampler still holds at the end of the stream."""
+        return self._resample(np.zeros(0, np.float32), last=True)
 
 
 class Source:
@@ -82,7 +113,7 @@ class WavSource(Source):
     ) -> None:
         self.audio = open_audio(audio, name)
         try:
-            self.resample = _Resampler(self.audio.rate, sample_rate, self.audio.source, "audio")
+            self.resample = Resampler(self.audio.rate, sample_rate, self.audio.source, "audio")
         except BaseException:
             self.audio.close()
             raise
@@ -132,31 +163,20 @@ class PcmSource(Source):
         if channels <= 0:
             raise SourceError(f"raw PCM needs a positive channel count, got {channels}")
         self.stream = stream if stream is not None else _standard_input()
-        self.channels = channels
-        self.frame_bytes = 2 * channels
-        frames = max(1, min(round(block_ms * rate / 1000), MAX_BLOCK_BYTES // self.frame_bytes))
-        self.block_bytes = frames * self.frame_bytes
-        self.resample = _Resampler(rate, sample_rate, "the PCM stream", "audio")
+        self.decoder = PcmDecoder(rate, 2, channels, sample_rate, "the PCM stream", "audio")
+        frame_bytes = self.decoder.frame_bytes
+        frames = max(1, min(round(block_ms * rate / 1000), MAX_BLOCK_BYTES // frame_bytes))
+        self.block_bytes = frames * frame_bytes
         self.description = f"raw PCM, {rate} Hz, {channels} channel(s)"
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        leftover = b""
-        while True:
-            data = self.stream.read(self.block_bytes)
-            if not data:
-                break
-            data = leftover + data
-            whole = len(data) - len(data) % self.frame_bytes
-            leftover = data[whole:]
-            if whole:
-                yield self.resample(self._decode(data[:whole]))
-        tail = self.resample(np.zeros(0, np.float32), last=True)
+        while data := self.stream.read(self.block_bytes):
+            samples = self.decoder.accept(data)
+            if len(samples):
+                yield samples
+        tail = self.decoder.finish()
         if len(tail):
             yield tail
-
-    def _decode(self, data: bytes) -> np.ndarray:
-        samples = np.frombuffer(data, "<i2").reshape(-1, self.channels)
-        return (samples.mean(axis=1) / INT16_SCALE).astype(np.float32)
 
 
 def _standard_input() -> BinaryIO:

@@ -99,10 +99,11 @@ class WakeHandler(AsyncEventHandler):
                 logger.info("%s sent audio before audio-start; starting its stream", self.peer)
                 if not await self._start(chunk.rate, chunk.width, chunk.channels):
                     return False
+            decoder = self.stream.decoder
             if (chunk.rate, chunk.width, chunk.channels) != (
-                self.stream.rate,
-                self.stream.width,
-                self.stream.channels,
+                decoder.rate,
+                decoder.width,
+                decoder.channels,
             ):
                 return await self._refuse("an audio chunk changed format mid-stream")
             for detection in self.stream.accept(chunk.audio, chunk.timestamp):
@@ -121,7 +122,7 @@ class WakeHandler(AsyncEventHandler):
     async def _start(self, rate: int, width: int, channels: int) -> bool:
         try:
             self.stream = ClientStream(self.service.models, self.names, rate, width, channels)
-        except (ValueError, GruEdgeError) as e:
+        except GruEdgeError as e:
             return await self._refuse(str(e))
         return True
 

@@ -19,9 +19,9 @@ from wyoming.info import Attribution, Info, WakeModel, WakeProgram
 from wyoming.wake import Detection
 
 from gru_edge import __version__
-from gru_edge.audio import PCM_WIDTHS, SAMPLE_RATE, check_rate, decode_pcm
+from gru_edge.audio import SAMPLE_RATE, check_rate
 from gru_edge.errors import GruEdgeError
-from gru_edge.runtime.sources import _Resampler
+from gru_edge.runtime.sources import PcmDecoder
 from gru_edge.runtime.spotter import KeywordSpotter, default_model
 from gru_edge.runtime.stream import StreamingModel
 
@@ -109,15 +109,7 @@ class ClientStream:
         self, models: WakeModels, names: list[str] | None, rate: int, width: int, channels: int
     ) -> None:
         check_rate(rate, "the client's audio", "send audio at 16 kHz, or any rate in that range")
-        if width not in PCM_WIDTHS or channels < 1:
-            raise ValueError(
-                f"audio of {width}-byte samples, {channels} channel(s) at {rate} Hz: "
-                f"gru-edge serve takes PCM of 1 to 4 bytes a sample"
-            )
-        self.rate, self.width, self.channels = rate, width, channels
-        self.frame_bytes = width * channels
-        self.leftover = b""
-        self.resample = _Resampler(rate, SAMPLE_RATE, "the client's audio", "serve")
+        self.decoder = PcmDecoder(rate, width, channels, SAMPLE_RATE, "the client's audio", "serve")
         self.spotters = [
             KeywordSpotter(model, threshold=models.threshold) for model in models.models
         ]
@@ -133,17 +125,11 @@ class ClientStream:
         """A chunk of the client's bytes (any length: a partial frame waits for the next)."""
         if self.start_ms is None:
             self.start_ms = timestamp or 0
-        data = self.leftover + audio
-        whole = len(data) - len(data) % self.frame_bytes
-        self.leftover = data[whole:]
-        return self._hear(self.resample(self._decode(data[:whole])))
+        return self._hear(self.decoder.accept(audio))
 
     def finish(self) -> list[Detection]:
         """`audio-stop`: what the resampler still holds."""
-        return self._hear(self.resample(np.zeros(0, np.float32), last=True))
-
-    def _decode(self, data: bytes) -> np.ndarray:
-        return decode_pcm(data, self.width).reshape(-1, self.channels).mean(axis=1)
+        return self._hear(self.decoder.finish())
 
     def _hear(self, samples: np.ndarray) -> list[Detection]:
         if not len(samples):
