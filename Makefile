@@ -26,7 +26,7 @@ DATA ?= ../shared/data/speech_commands
 WINDOW := benchmarks/results/kws12_window
 PI_DEB_PACKAGES := mmdebstrap qemu-user-static
 
-.PHONY: setup system-deps debian-packages test test-models demo lint bench soak pi-check \
+.PHONY: setup system-deps debian-packages test test-models demo lint bench bench-serve soak pi-check \
 	check-base-install venv-tflite-runtime clean voices
 
 setup: $(VENV)/.installed
@@ -82,6 +82,25 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# `gru-edge serve` beside wyoming-openwakeword (in a venv of its own, numpy < 2 as it needs):
+# 1, 4 and 16 clients streaming in real time over loopback (about 7 min). The demo has none of
+# openWakeWord's words, so an espeak-ng "okay nabu" follows it for both servers to find.
+OPENWAKEWORD_VENV := benchmarks/results/venv-openwakeword
+OK_NABU := benchmarks/results/ok_nabu.wav
+
+$(OPENWAKEWORD_VENV)/.installed:
+	$(TFLITE_RUNTIME_PYTHON) -m venv $(OPENWAKEWORD_VENV)
+	$(OPENWAKEWORD_VENV)/bin/python -m pip install -q wyoming-openwakeword==1.8.2 "numpy<2"
+	@touch $@
+
+$(OK_NABU): | system-deps
+	@mkdir -p $(@D)
+	espeak-ng -v en-us -s 140 -w $@ "okay nabu. . . . . ok nabu."
+
+bench-serve: setup $(OPENWAKEWORD_VENV)/.installed $(OK_NABU)
+	$(BIN)/python benchmarks/bench_serve.py --wav examples/demo.wav $(OK_NABU) \
+		--openwakeword-python $(OPENWAKEWORD_VENV)/bin/python
 
 # A day of hostile audio through one runtime instance, faster than real time (about 10 min on
 # 2 cores): memory, NaN, chunking agreement; JSON, table and plot in benchmarks/results/.
