@@ -11,6 +11,7 @@ chunks come back to back), far below what would need threads, and 36-43 kB of me
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from wyoming.wake import Detection
 from gru_edge import __version__
 from gru_edge.audio import SAMPLE_RATE, check_rate
 from gru_edge.errors import GruEdgeError
+from gru_edge.features import FeatureExtractor
 from gru_edge.runtime.sources import PcmDecoder
 from gru_edge.runtime.spotter import KeywordSpotter, default_model
 from gru_edge.runtime.stream import StreamingModel
@@ -53,8 +55,8 @@ class WakeModels:
         self.paths = [Path(p) for p in (paths or [default_model()])]
         if threshold is not None and not 0 < threshold <= 1:
             raise ServeError(f"--threshold {threshold:g}: a threshold is in (0, 1]")
-        stems = [path.stem for path in self.paths]
-        twins = sorted({stem for stem in stems if stems.count(stem) > 1})
+        stems = Counter(path.stem for path in self.paths)
+        twins = sorted(stem for stem, count in stems.items() if count > 1)
         if twins:
             raise ServeError(
                 f"several models are named {', '.join(twins)}: their wake words would have the "
@@ -62,12 +64,9 @@ class WakeModels:
             )
         self.models = [StreamingModel(path) for path in self.paths]
         for model in self.models:  # the front end's shared tables now, not at the first client
-            KeywordSpotter(model, threshold=threshold)
+            FeatureExtractor(model.metadata.features)
         self.threshold = threshold
-        counts: dict[str, int] = {}
-        for model in self.models:
-            for keyword in model.metadata.keywords:
-                counts[keyword] = counts.get(keyword, 0) + 1
+        counts = Counter(keyword for model in self.models for keyword in model.metadata.keywords)
         self.words = [
             WakeWord(keyword if counts[keyword] == 1 else f"{path.stem}:{keyword}", i, keyword)
             for i, (path, model) in enumerate(zip(self.paths, self.models, strict=True))
