@@ -66,7 +66,9 @@ class FeatureExtractor:
 
     `accept(samples)` returns the (frames, num_mel_bins) float32 frames completed by `samples`,
     possibly none; the samples of unfinished frames wait in `pending`. `reset()` forgets them,
-    for a new stream.
+    for a new stream. `accept(samples, at_least=n)` returns no frames until it can return n or
+    more: a caller that runs its model n frames at a time pays for the front end once per n
+    frames, however small the blocks its audio comes in.
     """
 
     # Frames computed per numpy batch: amortizes numpy's per-call cost (the front end runs all
@@ -76,15 +78,22 @@ class FeatureExtractor:
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
         self._gather, self._window, self._mel = _tables(self.config, self.BATCH_FRAMES)
+        self._hop, self._span = self.config.hop_samples, self.config.window_samples
         self.pending = np.zeros(0, dtype=np.float64)
+        self._none = np.zeros((0, self.config.num_mel_bins), np.float32)
+        self._none.flags.writeable = False
 
     def reset(self) -> None:
         self.pending = np.zeros(0, dtype=np.float64)
 
-    def accept(self, samples: np.ndarray) -> np.ndarray:
-        hop = self.config.hop_samples
+    def accept(self, samples: np.ndarray, at_least: int = 1) -> np.ndarray:
+        hop = self._hop
         signal = np.concatenate((self.pending, np.asarray(samples, dtype=np.float64).ravel()))
-        count = num_frames(len(signal), self.config)
+        # num_frames, with the settings' samples counted once (this runs every block)
+        count = 1 + (len(signal) - self._span) // hop if len(signal) >= self._span else 0
+        if count < at_least:
+            self.pending = signal
+            return self._none
         self.pending = signal[count * hop :]
         if count <= self.BATCH_FRAMES:
             return self._log_mel(signal, count)

@@ -23,10 +23,11 @@ from gru_edge.config import DetectorConfig, FeatureConfig
 from gru_edge.errors import GruEdgeError
 from gru_edge.modelfile import is_keyword
 
-# The moving average sums scores as integers, on a grid of 2**-32: integer sums are exact, so a
-# frame's smoothed score is the same however the stream was cut into chunks. (Float cumulative
-# sums round differently with the chunk's length, which flips the decision wherever a smoothed
-# score ties its threshold, as int8 scores, multiples of 1/256, easily do.)
+# The moving average sums scores rounded to a grid of 2**-32, as whole numbers of ticks held in
+# float64 (exact below 2**53): the sums are exact, so a frame's smoothed score is the same
+# however the stream was cut into chunks. (Sums of the raw floats round differently with the
+# chunk's length, which flips the decision wherever a smoothed score ties its threshold, as
+# int8 scores, multiples of 1/256, easily do.)
 _GRID = 2.0**32
 
 
@@ -45,6 +46,10 @@ class Detection:
 
 class Detector:
     """Turns per-frame scores, fed in chunks of any size, into `Detection`s."""
+
+    # Up to this many frames a call, the windows are summed by a matmul (its matrix grows
+    # with the square of the frames); longer pieces, such as a whole file, by cumulative sums.
+    MATMUL_FRAMES = 64
 
     def __init__(
         self,
@@ -69,10 +74,13 @@ class Detector:
         self.thresholds = np.array(
             [(thresholds or {}).get(label, self.config.threshold) for label in self.labels]
         )
+        # Silence and unknown never reach theirs.
+        self._keyword_thresholds = np.where(self._keyword, self.thresholds, np.inf)
         self.reset()
 
     def reset(self) -> None:
-        self._history = np.zeros((0, len(self.labels)), np.int64)  # on the grid of _GRID
+        self._history = np.zeros((0, len(self.labels)))  # in ticks of 1 / _GRID
+        self._sums = np.zeros((0, 0))
         self._frame = 0  # index of the next frame
         self._run = np.zeros(len(self.labels), dtype=int)  # frames at or above threshold
         self._quiet_until = 0  # no detection before this frame
@@ -85,24 +93,46 @@ class Detector:
     def smooth(self, scores: np.ndarray) -> np.ndarray:
         """Causal moving average over the last `smoothing_ms` (fewer at the stream's start)."""
         scores = self._checked(scores)
-        ticks = np.rint(scores * _GRID).astype(np.int64)
+        # float32 scores times 2**32 are exact in float32, and so is their rounding; the
+        # concatenation with the float64 history below makes the sums float64.
+        ticks = np.rint(scores * _GRID)
+        window = self._window
         joined = np.concatenate((self._history, ticks))
-        sums = np.cumsum(np.concatenate((np.zeros((1, joined.shape[1]), np.int64), joined)), axis=0)
-        ends = np.arange(len(self._history) + 1, len(joined) + 1)
-        starts = np.maximum(ends - self._window, 0)
-        averaged = (sums[ends] - sums[starts]) / (ends - starts)[:, np.newaxis] / _GRID
-        self._history = joined[-(self._window - 1) :] if self._window > 1 else joined[:0]
+        if len(self._history) == window - 1 and len(ticks) <= self.MATMUL_FRAMES:
+            # Every window whole, as all day long: all of them summed by one matmul.
+            averaged = (self._window_sums(len(ticks)) @ joined) / (window * _GRID)
+        else:  # the stream's first frames (shorter windows), or a long piece at once
+            zero = np.zeros((1, joined.shape[1]))
+            sums = np.cumsum(np.concatenate((zero, joined)), axis=0)
+            ends = np.arange(len(self._history) + 1, len(joined) + 1)
+            starts = np.maximum(ends - window, 0)
+            averaged = (sums[ends] - sums[starts]) / (ends - starts)[:, np.newaxis] / _GRID
+        self._history = joined[max(0, len(joined) - (window - 1)) :]
         return averaged
 
+    def _window_sums(self, frames: int) -> np.ndarray:
+        """(frames, window - 1 + frames): row i sums the window that ends with frame i. Its
+        products and sums are of whole numbers below 2**53, so exact in any order."""
+        if self._sums.shape != (frames, frames + self._window - 1):
+            offsets = np.arange(frames + self._window - 1) - np.arange(frames)[:, np.newaxis]
+            self._sums = ((offsets >= 0) & (offsets < self._window)).astype(np.float64)
+        return self._sums
+
     def _checked(self, scores: np.ndarray) -> np.ndarray:
-        """The scores as float64 (frames, labels), or ValueError (a caller's mistake) for
-        another shape and ScoreError for values that are not probabilities."""
-        scores = np.asarray(scores, dtype=np.float64)
+        """The scores as float32 or float64 (frames, labels), or ValueError (a caller's
+        mistake) for another shape and ScoreError for values that are not probabilities."""
+        scores = np.asarray(scores)
+        if scores.dtype != np.float32:
+            scores = scores.astype(np.float64, copy=False)
         if scores.ndim != 2 or scores.shape[1] != len(self.labels):
             raise ValueError(
                 f"expected scores of shape (frames, {len(self.labels)}), got {scores.shape}"
             )
-        if scores.size and not (scores.min() >= 0.0 and scores.max() <= 1.0):  # False for NaN
+        # (ufunc reductions: ndarray.min and max add a Python layer; False for NaN)
+        if scores.size and not (
+            np.minimum.reduce(scores, axis=None) >= 0.0
+            and np.maximum.reduce(scores, axis=None) <= 1.0
+        ):
             bad = ~((scores >= 0.0) & (scores <= 1.0))
             frame, label = np.argwhere(bad)[0]
             raise ScoreError(
@@ -120,9 +150,14 @@ class Detector:
         """The smoothed scores of these frames (frames, labels) and the detections they
         complete: what a caller shows beside the events."""
         smoothed = self.smooth(scores)
-        above = (smoothed >= self.thresholds) & self._keyword
+        above = smoothed >= self._keyword_thresholds
         first = self._frame
         self._frame += len(smoothed)
+        if not above.any():  # the usual chunk: nobody spoke a keyword (or no frames)
+            if len(smoothed):
+                self._run[:] = 0
+                self._armed[:] = True
+            return smoothed, []
         # A frame where no keyword is above its threshold only resets the state (every
         # keyword armed, no run), so the loop visits just the frames where one is.
         active = np.nonzero(above.any(axis=1))[0]

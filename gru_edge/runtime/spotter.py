@@ -85,6 +85,8 @@ class KeywordSpotter:
             metadata.labels, config, metadata.features, {**calibrated, **(thresholds or {})}
         )
         self.seconds_heard = 0.0
+        self._no_times = np.zeros(0)
+        self._no_times.flags.writeable = False
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -113,6 +115,8 @@ class KeywordSpotter:
         out. The stream and the detector carry on from the previous call."""
         self.seconds_heard += len(samples) / self.metadata.features.sample_rate
         scores = self.stream.accept(samples)
+        if not len(scores):  # the stream is gathering its next chunk
+            return Heard(self._no_times, scores, scores, [])
         times = self.detector.frame_times(len(scores))
         smoothed, detections = self.detector.decide(scores)
         return Heard(times, scores, smoothed, detections)

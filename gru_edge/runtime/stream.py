@@ -40,6 +40,14 @@ class _Tensor:
         points = details["quantization_parameters"]["zero_points"]
         self.scale = float(scales[0]) if len(scales) else None
         self.zero_point = int(points[0]) if len(points) else 0
+        if self.quantized:
+            # float32 scalars: numpy converts a Python number on every call
+            info = np.iinfo(self.dtype)
+            self._range = (np.float32(info.min), np.float32(info.max))
+            self._scale, self._zero = np.float32(self.scale), np.float32(self.zero_point)
+            if self.dtype == np.int8:  # every value's float, looked up through its byte
+                as_unsigned = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
+                self._floats = ((as_unsigned - self.zero_point) * self.scale).astype(np.float32)
 
     @property
     def quantized(self) -> bool:
@@ -48,13 +56,18 @@ class _Tensor:
     def quantize(self, values: np.ndarray) -> np.ndarray:
         if not self.quantized:
             return values.astype(self.dtype, copy=False)
-        info = np.iinfo(self.dtype)
-        q = np.round(values / self.scale) + self.zero_point
-        return np.clip(q, info.min, info.max).astype(self.dtype)
+        # ufuncs in place: np.clip costs as much as the rest together
+        q = np.divide(values, self._scale, dtype=np.float32)
+        np.rint(q, out=q)
+        q += self._zero
+        np.maximum(q, self._range[0], out=q)
+        return np.minimum(q, self._range[1], out=q).astype(self.dtype)
 
     def dequantize(self, values: np.ndarray) -> np.ndarray:
         if not self.quantized:
             return values.astype(np.float32, copy=False)
+        if self.dtype == np.int8:
+            return self._floats[values.view(np.uint8)]
         return ((values.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
 
 
@@ -110,6 +123,9 @@ class StreamingModel:
                 f"{source}: inputs {sorted(extra)} are not in its metadata; re-export it"
             )
         self._check_shapes(source)
+        self._state_indices = [(i.index, o.index) for i, o in self._states]
+        self._no_scores = np.zeros((0, len(meta.labels)), np.float32)
+        self._no_scores.flags.writeable = False
         self.pending = np.zeros((0, meta.features.num_mel_bins), np.float32)
         self.reset()
 
@@ -168,31 +184,35 @@ class StreamingModel:
         ]
 
     def process(self, frames: np.ndarray) -> np.ndarray:
-        frames = np.concatenate((self.pending, np.asarray(frames, np.float32)))
-        n, bins = self.metadata.chunk_frames, self.metadata.features.num_mel_bins
+        frames = np.asarray(frames, np.float32)
+        if len(self.pending):
+            frames = np.concatenate((self.pending, frames))
+        n = self.chunk_frames
         complete = len(frames) - len(frames) % n
         self.pending = frames[complete:]
-        # This loop runs all day on the device: quantization is done for all chunks at once,
-        # and each invoke costs only the interpreter's own set/invoke/get calls.
-        chunks = self._features.quantize(frames[:complete]).reshape(-1, 1, n, bins)
-        scores = np.empty((len(chunks), n, len(self.labels)), self._scores.dtype)
+        if not complete:
+            return self._no_scores
+        # This runs all day on the device: quantization is done for all chunks at once, and
+        # each invoke costs only the interpreter's own set/invoke/get calls.
+        chunks = self._features.quantize(frames[:complete]).reshape(-1, 1, n, frames.shape[1])
         interpreter, carried = self.interpreter, self._carried
         set_tensor, get_tensor, invoke = (
             interpreter.set_tensor,
             interpreter.get_tensor,
             interpreter.invoke,
         )
-        inputs = [state_in.index for state_in, _ in self._states]
-        outputs = [state_out.index for _, state_out in self._states]
-        for i, chunk in enumerate(chunks):
-            set_tensor(self._features.index, chunk)
-            for index, value in zip(inputs, carried, strict=True):
-                set_tensor(index, value)
+        features, states, scores = self._features.index, self._state_indices, self._scores.index
+        raw = []
+        for chunk in chunks:
+            set_tensor(features, chunk)
+            for (state_in, _), value in zip(states, carried, strict=True):
+                set_tensor(state_in, value)
             invoke()
-            carried = [get_tensor(index) for index in outputs]
-            scores[i] = get_tensor(self._scores.index)[0]
+            carried = [get_tensor(state_out) for _, state_out in states]
+            raw.append(get_tensor(scores))
         self._carried = carried
-        return self._scores.dequantize(scores.reshape(-1, len(self.labels)))
+        raw = raw[0] if len(raw) == 1 else np.concatenate(raw)
+        return self._scores.dequantize(raw.reshape(-1, raw.shape[-1]))
 
 
 def _bind(details: dict, name: str, source: str, kind: str) -> _Tensor:
@@ -243,11 +263,15 @@ class AudioStream:
             )
         # Audio is float32 from here on: a float64 sample beyond its range (1e200) would
         # overflow the front end into NaN, which the carried state would keep for ever.
-        with np.errstate(over="ignore"):
-            samples = samples.astype(np.float32, copy=False)
+        if samples.dtype != np.float32:
+            with np.errstate(over="ignore"):
+                samples = samples.astype(np.float32)
         if not np.isfinite(samples).all():
             raise AudioError("the audio holds NaN, infinite or out-of-range samples")
-        return self.model.process(self.features.accept(samples))
+        # The front end waits until the model can run a whole chunk.
+        model = self.model
+        frames = self.features.accept(samples, model.chunk_frames - len(model.pending))
+        return model.process(frames)
 
     def reset(self) -> None:
         self.features.reset()
