@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from gru_edge.runtime.microphone import input_devices
-
 
 def add_parser(commands) -> None:
     command = commands.add_parser("devices", help="list audio input devices")
@@ -13,6 +11,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gru_edge.runtime.microphone import input_devices
+
     devices = input_devices()
     if not devices:
         print("no audio input devices")

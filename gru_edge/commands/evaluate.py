@@ -13,9 +13,6 @@ import argparse
 from pathlib import Path
 
 from gru_edge.commands.shared import add_negatives_option, detector_settings, options
-from gru_edge.evaluation.evaluate import evaluate
-from gru_edge.evaluation.report import report_table
-from gru_edge.runtime.spotter import default_model
 
 
 def add_parser(commands) -> None:
@@ -59,6 +56,10 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gru_edge.evaluation.evaluate import evaluate
+    from gru_edge.evaluation.report import report_table
+    from gru_edge.runtime.spotter import default_model
+
     result = evaluate(
         args.model or default_model(),
         args.data,

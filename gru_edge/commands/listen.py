@@ -13,13 +13,15 @@ import contextlib
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from gru_edge.commands.shared import add_detection_options, print_detection, spotter
 from gru_edge.errors import exit_status
-from gru_edge.runtime.detector import Detection
-from gru_edge.runtime.hooks import DetectionCommand
-from gru_edge.runtime.microphone import MicrophoneSource, portaudio_left_running
-from gru_edge.runtime.spotter import KeywordSpotter
+
+if TYPE_CHECKING:
+    from gru_edge.runtime.detector import Detection
+    from gru_edge.runtime.microphone import MicrophoneSource
+    from gru_edge.runtime.spotter import KeywordSpotter
 
 
 def _seconds(text: str) -> float:
@@ -88,6 +90,8 @@ def _report(listener: KeywordSpotter, source: MicrophoneSource) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gru_edge.runtime.microphone import portaudio_left_running
+
     status = exit_status(lambda: _listen(args), "gru-edge")
     if portaudio_left_running():
         # The audio stack keeps a PortAudio call from returning, and finalizing Python and the
@@ -100,6 +104,9 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _listen(args: argparse.Namespace) -> None:
+    from gru_edge.runtime.hooks import DetectionCommand
+    from gru_edge.runtime.microphone import MicrophoneSource
+
     # Stopped by a signal, the listener exits with status 0: what systemd counts as a clean
     # stop (an exit status of 143, 128 + SIGTERM, it would count as a failure).
     signal.signal(signal.SIGTERM, _stop)

@@ -11,8 +11,6 @@ import argparse
 import json
 from pathlib import Path
 
-from gru_edge.evaluation.mining import mine
-
 
 def add_parser(commands) -> None:
     command = commands.add_parser(
@@ -41,5 +39,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gru_edge.evaluation.mining import mine
+
     summary = mine(args.model, args.audio, args.out, args.split, args.min_score, args.threads)
     print(json.dumps(summary, indent=1))

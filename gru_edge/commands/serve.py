@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import socket
 
 from gru_edge.extras import require
@@ -61,12 +59,4 @@ def run(args: argparse.Namespace) -> None:
     models = service.WakeModels(args.model, args.threshold)
     server = service.WakeService(models, args.uri, args.max_clients, args.idle_timeout)
     name = args.zeroconf or (f"gru-edge-{socket.gethostname()}" if args.zeroconf == "" else None)
-    asyncio.run(_serve(server, name))
-
-
-async def _serve(server, zeroconf_name: str | None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await server.serve(stop, zeroconf_name)
+    server.run_until_signalled(name)

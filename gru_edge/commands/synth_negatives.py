@@ -14,8 +14,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from gru_edge.synth import MANIFEST, find_voices, negative_texts, plan, synthesize
-
 
 def add_parser(commands) -> None:
     command = commands.add_parser(
@@ -46,6 +44,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gru_edge.synth import MANIFEST, find_voices, negative_texts, plan, synthesize
+
     keywords = [word.strip() for word in args.keywords.split(",") if word.strip()]
     voices = find_voices(args.voices or ())
     print(f"{len(voices)} voices: {', '.join(voice.id for voice in voices)}")

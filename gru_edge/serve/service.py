@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -187,6 +188,18 @@ class WakeService:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._zeroconf.async_close(), timeout=0.3)
             await asyncio.wait_for(self.server.stop(), timeout=0.5)
+
+    def run_until_signalled(self, zeroconf_name: str | None = None) -> None:
+        """`serve` until SIGTERM or SIGINT (what `gru-edge serve` runs)."""
+
+        async def serve() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            await self.serve(stop, zeroconf_name)
+
+        asyncio.run(serve())
 
     async def _announce(self, name: str) -> None:
         """mDNS as Home Assistant looks for it (a `_wyoming._tcp` service), with the zeroconf
