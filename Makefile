@@ -19,11 +19,14 @@ DEVICE_TESTS := tests/device
 
 SHIPPED := gru_edge/models/kws12
 # The shipped model's training run (models/kws12/) and the data it was trained on: `make bench`
-# exports the same model with a one-second chunk for the window re-running baseline, which
-# needs the training data for int8 calibration.
+# exports the same trained model with other chunks of frames per invoke (and with a
+# one-second chunk for the window re-running baseline), which needs the training data for int8
+# calibration.
 SHIPPED_RUN := models/kws12
 DATA ?= ../shared/data/speech_commands
-WINDOW := benchmarks/results/kws12_window
+RESULTS := benchmarks/results
+BENCH_CHUNKS := 1 5 10 20
+WINDOW_CHUNK := 98
 PI_DEB_PACKAGES := mmdebstrap qemu-user-static
 
 .PHONY: setup system-deps debian-packages test test-models demo lint bench bench-serve soak pi-check \
@@ -107,18 +110,26 @@ bench-serve: setup $(OPENWAKEWORD_VENV)/.installed $(OK_NABU)
 soak: setup
 	$(BIN)/python benchmarks/soak.py
 
+# The runtime's cost per model variant, block size and chunk of frames (bench_runtime.py), and
+# the front end alone. Each variant is an export of the shipped run with another chunk.
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py
 	@if [ -d "$(DATA)" ]; then \
-		mkdir -p $(dir $(WINDOW)) && \
-		{ $(BIN)/gru-edge export $(SHIPPED_RUN) --data $(DATA) --out $(WINDOW).tflite \
-			--quant float32 int8 --chunk-frames 98 --detector $(SHIPPED_RUN)/detector.toml \
-			>$(WINDOW).log 2>&1 || \
-			{ echo "exporting the window model failed: see $(WINDOW).log"; exit 1; }; } && \
-		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite \
-			$(SHIPPED).int8.tflite --window $(WINDOW).float32.tflite $(WINDOW).int8.tflite; \
+		mkdir -p $(RESULTS) && \
+		for n in $(BENCH_CHUNKS) $(WINDOW_CHUNK); do \
+			$(BIN)/gru-edge export $(SHIPPED_RUN) --data $(DATA) \
+				--out $(RESULTS)/kws12_n$$n.tflite --quant float32 int8 --chunk-frames $$n \
+				--detector $(SHIPPED_RUN)/detector.toml >$(RESULTS)/kws12_n$$n.log 2>&1 || \
+				{ echo "exporting with $$n frames a chunk failed: see $(RESULTS)/kws12_n$$n.log"; \
+				exit 1; }; \
+		done && \
+		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite \
+			$(foreach n,$(BENCH_CHUNKS),$(RESULTS)/kws12_n$(n).float32.tflite \
+				$(RESULTS)/kws12_n$(n).int8.tflite) \
+			--window $(RESULTS)/kws12_n$(WINDOW_CHUNK).float32.tflite \
+				$(RESULTS)/kws12_n$(WINDOW_CHUNK).int8.tflite; \
 	else \
-		echo "no $(DATA) (make bench DATA=...): the window baseline needs it; measuring without"; \
+		echo "no $(DATA) (make bench DATA=...): the other chunks and the window baseline need it"; \
 		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite; \
 	fi
 

@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from signals import pcm16
 
 from gru_edge.modelfile import ModelFileError, read_metadata
-from gru_edge.runtime.stream import StreamingModel
+from gru_edge.runtime.stream import AudioStream, StreamingModel
 from gru_edge.training.export import embed_metadata
 
 
@@ -46,3 +49,43 @@ def test_stream_command_prints_the_detections_of_pcm_on_stdin_as_json(committed_
     heard = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert [h["keyword"] for h in heard] == ["yes", "no"]
     assert set(heard[0]) == {"keyword", "time", "score"}
+
+
+@pytest.fixture(scope="module")
+def chunked_models(tiny_run, tmp_path_factory) -> dict[str, StreamingModel]:
+    """`tiny_run` exported with 4 frames a chunk, quantization -> model."""
+    from gru_edge.training.export import export
+
+    out = tmp_path_factory.mktemp("chunked") / "n4.tflite"
+    export(tiny_run, out, ["float32", "int8"], chunk_frames=4, stream_minutes=0.1)
+    return {q: StreamingModel(out.with_name(f"n4.{q}.tflite")) for q in ("float32", "int8")}
+
+
+@pytest.mark.parametrize("quantization", ["float32", "int8"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 1000),
+    sizes=st.lists(st.integers(0, 900), min_size=1, max_size=10).filter(any),
+)
+def test_a_model_of_several_frames_a_chunk_scores_any_blocks_as_the_whole(
+    chunked_models, quantization, seed, sizes
+):
+    """However small the blocks, the stream returns whole chunks only (it gathers samples until
+    the model can run one) and loses or repeats no frame."""
+    model = chunked_models[quantization]
+    signal = np.random.default_rng(seed).normal(0, 0.1, 6000).astype(np.float32)
+    stream = AudioStream(model)
+    stream.reset()
+    whole = stream.accept(signal)
+    stream.reset()
+    pieces = []
+    start = 0
+    for i in range(10_000):
+        size = sizes[i % len(sizes)]
+        pieces.append(stream.accept(signal[start : start + size]))
+        assert len(pieces[-1]) % 4 == 0  # whole chunks only
+        start += size
+        if start >= len(signal):
+            break
+    np.testing.assert_array_equal(np.concatenate(pieces), whole)
+    assert len(whole) == 36  # the 36 frames of 6000 samples: 9 chunks of 4
