@@ -7,8 +7,10 @@ One body, three modes (as kws_streaming's `Modes`):
   frame for the stream recipe (`all_frames`).
 - `SEQUENCE`: features of whole clips in, class probabilities for every frame out.
 - `STREAMING`: one chunk of N frames plus the state of every stateful layer in (batch 1),
-  probabilities for each frame plus the new states out; unrolled GRUs and builtin ops only,
-  the form that becomes the TFLite model. States are inputs and outputs, never variables.
+  probabilities for each frame plus the new states out; GRUs unrolled over the chunk with
+  their input projections done once for it (gru_edge.training.streaming_gru) and builtin ops
+  only, the form that becomes the TFLite model. States are inputs and outputs, never
+  variables.
   (Streaming in Python on a desktop is the TFLite runtime's job: `gru_edge.runtime`.)
 
 The stateful layers are an optional causal Conv1D (its state: the last kernel-1 input frames)
@@ -27,6 +29,7 @@ from gru_edge.config import AugmentConfig, FeatureConfig, ModelConfig
 from gru_edge.modelfile import StateTensor
 from gru_edge.training.augment import SpecAugment
 from gru_edge.training.frontend import LogMelFrontEnd
+from gru_edge.training.streaming_gru import StreamingGRU
 
 
 class Mode(enum.Enum):
@@ -110,10 +113,7 @@ def _streaming_model(
             model.conv_filters, model.conv_kernel, activation="relu", padding="valid", name="conv"
         )(history)
     for i, units in enumerate(model.gru_units):
-        gru = keras.layers.GRU(
-            units, return_sequences=True, return_state=True, unroll=True, name=f"gru_{i}"
-        )
-        x, h = gru(x, initial_state=next(pending))
+        x, h = StreamingGRU(units, name=f"gru_{i}")([x, next(pending)])
         states_out.append(h)
     scores = keras.layers.Softmax(name="scores", dtype="float32")(
         keras.layers.Dense(num_classes, name="head", dtype="float32")(x)
