@@ -134,7 +134,8 @@ class ModelMetadata:
         return tuple(label for label in self.labels if is_keyword(label))
 
     def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, **dataclasses.asdict(self)}, indent=1)
+        """Compact: the text travels inside every model file."""
+        return json.dumps({"format": FORMAT, **dataclasses.asdict(self)}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "model") -> ModelMetadata:
