@@ -91,6 +91,16 @@ def tiny_models(tiny_run, tmp_path_factory) -> tuple[dict, Path]:
 
 
 @pytest.fixture(scope="session")
+def chunked_models(tiny_run, tmp_path_factory) -> dict[str, Path]:
+    """`tiny_run` exported with 4 frames a chunk, quantization -> file."""
+    from gru_edge.training.export import export
+
+    out = tmp_path_factory.mktemp("chunked") / "n4.tflite"
+    export(tiny_run, out, ["float32", "int8"], chunk_frames=4, stream_minutes=0.1)
+    return {q: out.with_name(f"n4.{q}.tflite") for q in ("float32", "int8")}
+
+
+@pytest.fixture(scope="session")
 def committed_models() -> dict[str, Path]:
     """The tiny model as committed for the device tier, quantization -> file: made by
     tools/make_test_models.py (`make test-models`), trained as `tiny_run` is."""

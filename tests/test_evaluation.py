@@ -13,7 +13,7 @@ from signals import write_wav
 
 from gru_edge.cli import main
 from gru_edge.datasets import word_end
-from gru_edge.evaluation.clips import clip_accuracy, decisions, evaluation_dataset
+from gru_edge.evaluation.clips import clip_accuracy, clip_scores, decisions, evaluation_dataset
 from gru_edge.evaluation.streams import (
     Occurrence,
     build_stream,
@@ -47,6 +47,23 @@ def test_clip_accuracy_through_the_runtime_decides_as_keras_does(
     expected = tiny_sequence(np.stack([log_mel(a / 32768.0) for a in clips.audio])).numpy()
     runtime = decisions(AudioStream(model), clips.audio, reset=True)
     np.testing.assert_array_equal(runtime, expected[:, -1].argmax(axis=1))
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_a_model_of_several_frames_a_chunk_decides_each_clip_on_its_last_frame(
+    tiny_models, chunked_models, tiny_data, reset
+):
+    """As the one-frame model does: the chunk holding a clip's last frame is completed (with
+    silence, or the next clips), not the clip decided on an earlier frame."""
+    _, out = tiny_models
+    one = StreamingModel(out.with_name("tiny.float32.tflite"))
+    clips = stream_dataset(one, tiny_data).clips["test"]
+    # Clips cut to lengths whose last frame is each place of a chunk of 4.
+    audio = [clip[: 16000 - 160 * (i % 4)] for i, clip in enumerate(clips.audio)]
+    four = AudioStream(StreamingModel(chunked_models["float32"]))
+    np.testing.assert_allclose(
+        clip_scores(four, audio, reset), clip_scores(AudioStream(one), audio, reset), atol=1e-5
+    )
 
 
 def test_streams_hold_their_keywords_where_they_say_and_are_seeded(int8_model, tiny_data):

@@ -51,16 +51,6 @@ def test_stream_command_prints_the_detections_of_pcm_on_stdin_as_json(committed_
     assert set(heard[0]) == {"keyword", "time", "score"}
 
 
-@pytest.fixture(scope="module")
-def chunked_models(tiny_run, tmp_path_factory) -> dict[str, StreamingModel]:
-    """`tiny_run` exported with 4 frames a chunk, quantization -> model."""
-    from gru_edge.training.export import export
-
-    out = tmp_path_factory.mktemp("chunked") / "n4.tflite"
-    export(tiny_run, out, ["float32", "int8"], chunk_frames=4, stream_minutes=0.1)
-    return {q: StreamingModel(out.with_name(f"n4.{q}.tflite")) for q in ("float32", "int8")}
-
-
 @pytest.mark.parametrize("quantization", ["float32", "int8"])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
@@ -72,7 +62,7 @@ def test_a_model_of_several_frames_a_chunk_scores_any_blocks_as_the_whole(
 ):
     """However small the blocks, the stream returns whole chunks only (it gathers samples until
     the model can run one) and loses or repeats no frame."""
-    model = chunked_models[quantization]
+    model = StreamingModel(chunked_models[quantization])
     signal = np.random.default_rng(seed).normal(0, 0.1, 6000).astype(np.float32)
     stream = AudioStream(model)
     stream.reset()

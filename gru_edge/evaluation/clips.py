@@ -16,6 +16,7 @@ from gru_edge.audio import int16_to_float
 from gru_edge.config import DataConfig
 from gru_edge.datasets import Dataset, load_dataset
 from gru_edge.errors import GruEdgeError
+from gru_edge.features import num_frames
 from gru_edge.runtime.stream import AudioStream, StreamingModel
 
 MODES = ("reset", "carried")
@@ -75,15 +76,38 @@ def evaluation_dataset(model: StreamingModel, data_dir: str | Path, split: str =
 
 
 def decisions(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarray:
-    """The class each clip (int16, one per row) is decided as, in the given order."""
-    stream.reset()
-    chosen = []
-    for clip in audio:
-        if reset:
+    """The class each clip (int16, one per row) is decided as, in the given order; -1 for a
+    clip too short to complete a frame of its own."""
+    scores = clip_scores(stream, audio, reset)
+    return np.where(np.isnan(scores[:, 0]), -1, np.argmax(np.nan_to_num(scores), axis=1))
+
+
+def clip_scores(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarray:
+    """The scores (clips, labels) each clip is decided on: its last whole frame's (NaN for a
+    clip that completes none). The stream runs N frames a chunk, so the chunk holding that
+    frame is completed with silence (state reset per clip) or with the clips after it
+    (carried): a causal model cannot let later samples change earlier frames."""
+    features = stream.model.metadata.features
+    flush = np.zeros(stream.model.chunk_frames * features.hop_samples, np.float32)
+    nothing = np.full(len(stream.labels), np.nan)
+    if reset:
+        chosen = []
+        for clip in audio:
             stream.reset()
-        scores = stream.accept(int16_to_float(clip))
-        chosen.append(int(np.argmax(scores[-1])) if len(scores) else -1)
-    return np.asarray(chosen)
+            scores = stream.accept(np.concatenate((int16_to_float(clip), flush)))
+            count = num_frames(len(clip), features)
+            chosen.append(scores[count - 1] if count else nothing)
+        return np.asarray(chosen)
+    stream.reset()
+    pieces = [stream.accept(int16_to_float(clip)) for clip in audio]
+    scores = np.concatenate([*pieces, stream.accept(flush)])
+    heard = [num_frames(end, features) for end in np.cumsum([len(clip) for clip in audio])]
+    return np.asarray(
+        [
+            scores[count - 1] if count > before else nothing
+            for before, count in zip([0, *heard], heard, strict=False)
+        ]
+    )
 
 
 def clip_accuracy(

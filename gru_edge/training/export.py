@@ -312,17 +312,18 @@ def agreement(model_bytes: bytes, reference: Reference) -> dict:
     report = {}
     for split, features in reference.clip_features.items():
         expected = reference.clip_scores[split]
-        # A clip's decision is its last scored frame: with N frames a chunk, a clip of F
-        # frames is scored up to frame F - F % N; Keras is read at the same frame.
-        scored = features.shape[1] - features.shape[1] % model.chunk_frames
+        # A clip's decision is its last frame's: the chunk holding it is completed with
+        # frames of silence, which a causal model cannot let change the frames before them.
+        frames = features.shape[1]
+        padding = np.full((-frames % model.chunk_frames, features.shape[2]), features.min())
         deltas, decisions = [], []
         for clip, keras_scores in zip(features, expected, strict=True):
             model.reset()
-            scores = model.process(clip)
-            deltas.append(np.abs(scores - keras_scores[:scored]).max())
+            scores = model.process(np.concatenate((clip, padding)))[:frames]
+            deltas.append(np.abs(scores - keras_scores).max())
             decisions.append(int(np.argmax(scores[-1])))
         decisions = np.asarray(decisions)
-        keras_decisions = np.argmax(expected[:, scored - 1], axis=1)
+        keras_decisions = np.argmax(expected[:, -1], axis=1)
         report[split] = {
             "clips": len(decisions),
             "max_abs_delta_p": float(max(deltas)),
