@@ -80,8 +80,6 @@ class FeatureExtractor:
         self._gather, self._window, self._mel = _tables(self.config, self.BATCH_FRAMES)
         self._hop, self._span = self.config.hop_samples, self.config.window_samples
         self.pending = np.zeros(0, dtype=np.float64)
-        self._none = np.zeros((0, self.config.num_mel_bins), np.float32)
-        self._none.flags.writeable = False
 
     def reset(self) -> None:
         self.pending = np.zeros(0, dtype=np.float64)
@@ -89,11 +87,10 @@ class FeatureExtractor:
     def accept(self, samples: np.ndarray, at_least: int = 1) -> np.ndarray:
         hop = self._hop
         signal = np.concatenate((self.pending, np.asarray(samples, dtype=np.float64).ravel()))
-        # num_frames, with the settings' samples counted once (this runs every block)
-        count = 1 + (len(signal) - self._span) // hop if len(signal) >= self._span else 0
+        count = _whole_frames(len(signal), self._span, hop)
         if count < at_least:
             self.pending = signal
-            return self._none
+            return np.zeros((0, self.config.num_mel_bins), np.float32)
         self.pending = signal[count * hop :]
         if count <= self.BATCH_FRAMES:
             return self._log_mel(signal, count)
@@ -119,9 +116,11 @@ class FeatureExtractor:
 
 def num_frames(num_samples: int, config: FeatureConfig) -> int:
     """How many whole frames `num_samples` samples hold (no padding at either end)."""
-    if num_samples < config.window_samples:
-        return 0
-    return 1 + (num_samples - config.window_samples) // config.hop_samples
+    return _whole_frames(num_samples, config.window_samples, config.hop_samples)
+
+
+def _whole_frames(num_samples: int, window: int, hop: int) -> int:
+    return 1 + (num_samples - window) // hop if num_samples >= window else 0
 
 
 def log_mel(signal: np.ndarray, config: FeatureConfig | None = None) -> np.ndarray:

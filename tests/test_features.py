@@ -58,6 +58,17 @@ def test_random_chunkings_yield_the_whole_signal_frames(sizes, length, seed):
     np.testing.assert_array_equal(stream(signal, sizes), log_mel(signal))
 
 
+def test_at_least_n_frames_or_none_and_the_same_frames_in_the_end(speech):
+    whole = log_mel(speech[:16000])
+    extractor = FeatureExtractor()
+    pieces = [
+        extractor.accept(speech[start : start + 100], at_least=5) for start in range(0, 16000, 100)
+    ]
+    assert all(len(piece) == 0 or len(piece) >= 5 for piece in pieces)
+    assert sum(len(piece) > 0 for piece in pieces) < 30  # 98 frames, in pieces of 5 or 6
+    np.testing.assert_array_equal(np.concatenate(pieces), whole[: sum(map(len, pieces))])
+
+
 def test_frames_need_a_whole_window_and_reset_forgets_pending_samples():
     config = FeatureConfig()
     assert num_frames(399, config) == 0 and num_frames(400, config) == 1

@@ -30,10 +30,15 @@ def clips():
 
 
 def trained_like(model_config: ModelConfig, features: np.ndarray) -> keras.Model:
-    """A training-mode model with random weights and its normalization adapted."""
+    """A training-mode model with random weights (biases too: Keras starts them at zero, where
+    a twin adding one in the wrong place would still agree) and its normalization adapted."""
     keras.utils.set_random_seed(1)
     model = build_model(CLASSES, FEATURES, model_config)
     model.get_layer("normalization").adapt(features)
+    rng = np.random.default_rng(1)
+    for variable in model.weights:
+        if variable.path.endswith("bias"):
+            variable.assign(rng.normal(0, 0.5, variable.shape).astype("float32"))
     return model
 
 

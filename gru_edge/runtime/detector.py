@@ -14,6 +14,7 @@ into silently missed keywords).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -31,6 +32,23 @@ from gru_edge.modelfile import is_keyword
 _GRID = 2.0**32
 
 
+# Up to this many frames a call, the windows are summed by a matmul (its matrix grows with the
+# square of the frames); longer pieces, such as a whole file, by cumulative sums.
+MATMUL_FRAMES = 64
+
+
+@functools.cache
+def _window_sums(window: int) -> np.ndarray:
+    """(MATMUL_FRAMES, MATMUL_FRAMES + window - 1), shared read-only by every detector: row i
+    sums the window of `window` frames that ends with frame i; its top-left (n, n + window - 1)
+    block does so for n frames. Its products and sums are of whole numbers below 2**53, so
+    exact in any order."""
+    offsets = np.arange(MATMUL_FRAMES + window - 1) - np.arange(MATMUL_FRAMES)[:, np.newaxis]
+    sums = ((offsets >= 0) & (offsets < window)).astype(np.float64)
+    sums.flags.writeable = False
+    return sums
+
+
 class ScoreError(GruEdgeError):
     """Frame scores that are not probabilities: NaN, infinite, or outside [0, 1]."""
 
@@ -46,10 +64,6 @@ class Detection:
 
 class Detector:
     """Turns per-frame scores, fed in chunks of any size, into `Detection`s."""
-
-    # Up to this many frames a call, the windows are summed by a matmul (its matrix grows
-    # with the square of the frames); longer pieces, such as a whole file, by cumulative sums.
-    MATMUL_FRAMES = 64
 
     def __init__(
         self,
@@ -80,7 +94,6 @@ class Detector:
 
     def reset(self) -> None:
         self._history = np.zeros((0, len(self.labels)))  # in ticks of 1 / _GRID
-        self._sums = np.zeros((0, 0))
         self._frame = 0  # index of the next frame
         self._run = np.zeros(len(self.labels), dtype=int)  # frames at or above threshold
         self._quiet_until = 0  # no detection before this frame
@@ -98,25 +111,20 @@ class Detector:
         ticks = np.rint(scores * _GRID)
         window = self._window
         joined = np.concatenate((self._history, ticks))
-        if len(self._history) == window - 1 and len(ticks) <= self.MATMUL_FRAMES:
+        frames = len(ticks)
+        if len(self._history) == window - 1 and frames <= MATMUL_FRAMES:
             # Every window whole, as all day long: all of them summed by one matmul.
-            averaged = (self._window_sums(len(ticks)) @ joined) / (window * _GRID)
+            sums = _window_sums(window)[:frames, : frames + window - 1]
+            averaged = (sums @ joined) / (window * _GRID)
         else:  # the stream's first frames (shorter windows), or a long piece at once
-            zero = np.zeros((1, joined.shape[1]))
-            sums = np.cumsum(np.concatenate((zero, joined)), axis=0)
+            # Cumulative sums of a whole file outgrow 2**53: they are taken in int64.
+            zero = np.zeros((1, joined.shape[1]), np.int64)
+            sums = np.cumsum(np.concatenate((zero, joined.astype(np.int64))), axis=0)
             ends = np.arange(len(self._history) + 1, len(joined) + 1)
             starts = np.maximum(ends - window, 0)
             averaged = (sums[ends] - sums[starts]) / (ends - starts)[:, np.newaxis] / _GRID
         self._history = joined[max(0, len(joined) - (window - 1)) :]
         return averaged
-
-    def _window_sums(self, frames: int) -> np.ndarray:
-        """(frames, window - 1 + frames): row i sums the window that ends with frame i. Its
-        products and sums are of whole numbers below 2**53, so exact in any order."""
-        if self._sums.shape != (frames, frames + self._window - 1):
-            offsets = np.arange(frames + self._window - 1) - np.arange(frames)[:, np.newaxis]
-            self._sums = ((offsets >= 0) & (offsets < self._window)).astype(np.float64)
-        return self._sums
 
     def _checked(self, scores: np.ndarray) -> np.ndarray:
         """The scores as float32 or float64 (frames, labels), or ValueError (a caller's

@@ -85,8 +85,6 @@ class KeywordSpotter:
             metadata.labels, config, metadata.features, {**calibrated, **(thresholds or {})}
         )
         self.seconds_heard = 0.0
-        self._no_times = np.zeros(0)
-        self._no_times.flags.writeable = False
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -116,7 +114,7 @@ class KeywordSpotter:
         self.seconds_heard += len(samples) / self.metadata.features.sample_rate
         scores = self.stream.accept(samples)
         if not len(scores):  # the stream is gathering its next chunk
-            return Heard(self._no_times, scores, scores, [])
+            return Heard(np.zeros(0), scores, np.zeros(scores.shape), [])
         times = self.detector.frame_times(len(scores))
         smoothed, detections = self.detector.decide(scores)
         return Heard(times, scores, smoothed, detections)

@@ -46,8 +46,8 @@ class _Tensor:
             self._range = (np.float32(info.min), np.float32(info.max))
             self._scale, self._zero = np.float32(self.scale), np.float32(self.zero_point)
             if self.dtype == np.int8:  # every value's float, looked up through its byte
-                as_unsigned = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
-                self._floats = ((as_unsigned - self.zero_point) * self.scale).astype(np.float32)
+                by_byte = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.float32)
+                self._floats = ((by_byte - self.zero_point) * self.scale).astype(np.float32)
 
     @property
     def quantized(self) -> bool:
@@ -124,8 +124,6 @@ class StreamingModel:
             )
         self._check_shapes(source)
         self._state_indices = [(i.index, o.index) for i, o in self._states]
-        self._no_scores = np.zeros((0, len(meta.labels)), np.float32)
-        self._no_scores.flags.writeable = False
         self.pending = np.zeros((0, meta.features.num_mel_bins), np.float32)
         self.reset()
 
@@ -189,9 +187,9 @@ class StreamingModel:
             frames = np.concatenate((self.pending, frames))
         n = self.chunk_frames
         complete = len(frames) - len(frames) % n
-        self.pending = frames[complete:]
+        self.pending = frames[complete:].copy()  # not a view: the caller may reuse its array
         if not complete:
-            return self._no_scores
+            return np.zeros((0, len(self.labels)), np.float32)
         # This runs all day on the device: quantization is done for all chunks at once, and
         # each invoke costs only the interpreter's own set/invoke/get calls.
         chunks = self._features.quantize(frames[:complete]).reshape(-1, 1, n, frames.shape[1])
@@ -239,7 +237,9 @@ class AudioStream:
 
     Runs the numpy front end with the settings the model carries, then the model in chunks of
     its N frames, carrying everything across calls: a signal fed in pieces of any size gives
-    the scores it gives at once.
+    the scores it gives at once. Samples wait (in `features.pending`) until they complete a
+    whole chunk, so that the front end and the model run once a chunk however small the
+    pieces: a frame's scores come out with its chunk's last.
     """
 
     def __init__(self, model: StreamingModel | str | Path, num_threads: int = 1) -> None:
