@@ -26,6 +26,7 @@ SHIPPED_RUN := models/kws12
 DATA ?= ../shared/data/speech_commands
 RESULTS := benchmarks/results
 BENCH_CHUNKS := 1 5 10 20
+QUANTIZATIONS := float32 dynamic int8
 WINDOW_CHUNK := 98
 PI_DEB_PACKAGES := mmdebstrap qemu-user-static
 
@@ -112,25 +113,24 @@ soak: setup
 
 # The runtime's cost per model variant, block size and chunk of frames (bench_runtime.py), and
 # the front end alone. Each variant is an export of the shipped run with another chunk.
+SHIPPED_FILES := $(foreach q,$(QUANTIZATIONS),$(SHIPPED).$(q).tflite)
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py
 	@if [ -d "$(DATA)" ]; then \
 		mkdir -p $(RESULTS) && \
 		for n in $(BENCH_CHUNKS) $(WINDOW_CHUNK); do \
 			$(BIN)/gru-edge export $(SHIPPED_RUN) --data $(DATA) \
-				--out $(RESULTS)/kws12_n$$n.tflite --quant float32 int8 --chunk-frames $$n \
+				--out $(RESULTS)/kws12_n$$n.tflite --quant $(QUANTIZATIONS) --chunk-frames $$n \
 				--detector $(SHIPPED_RUN)/detector.toml >$(RESULTS)/kws12_n$$n.log 2>&1 || \
 				{ echo "exporting with $$n frames a chunk failed: see $(RESULTS)/kws12_n$$n.log"; \
 				exit 1; }; \
 		done && \
-		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite \
-			$(foreach n,$(BENCH_CHUNKS),$(RESULTS)/kws12_n$(n).float32.tflite \
-				$(RESULTS)/kws12_n$(n).int8.tflite) \
-			--window $(RESULTS)/kws12_n$(WINDOW_CHUNK).float32.tflite \
-				$(RESULTS)/kws12_n$(WINDOW_CHUNK).int8.tflite; \
+		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED_FILES) \
+			$(foreach n,$(BENCH_CHUNKS),$(foreach q,$(QUANTIZATIONS),$(RESULTS)/kws12_n$(n).$(q).tflite)) \
+			--window $(foreach q,$(QUANTIZATIONS),$(RESULTS)/kws12_n$(WINDOW_CHUNK).$(q).tflite); \
 	else \
 		echo "no $(DATA) (make bench DATA=...): the other chunks and the window baseline need it"; \
-		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite; \
+		$(BIN)/python benchmarks/bench_runtime.py $(SHIPPED_FILES); \
 	fi
 
 # The runtime on an emulated 64-bit Raspberry Pi (arm64 under qemu), compared with this machine,
@@ -139,7 +139,7 @@ bench: setup
 pi-check: setup venv-tflite-runtime
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(PI_DEB_PACKAGES)"
 	$(SUDO) $(BIN)/python tools/pi_check.py --wav examples/demo.wav \
-		--models $(SHIPPED).float32.tflite $(SHIPPED).int8.tflite
+		--models $(SHIPPED_FILES)
 
 # The base install (no extras) must pull no TensorFlow and still import the device side and
 # pass the device tier (with pytest added, from /tmp: the installed gru_edge, not the checkout).

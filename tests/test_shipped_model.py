@@ -22,7 +22,7 @@ LABELS += ["stop", "go"]
 SPOKEN = ["yes", "stop", "left", "go", "off"]  # tools/make_demo_recording.py, "bird" left out
 
 
-@pytest.mark.parametrize("quantization", ["int8", "float32"])
+@pytest.mark.parametrize("quantization", ["dynamic", "int8", "float32"])
 def test_the_shipped_files_carry_what_the_runtime_needs(quantization):
     path = default_model().with_name(f"kws12.{quantization}.tflite")
     model = StreamingModel(path)
@@ -31,12 +31,14 @@ def test_the_shipped_files_carry_what_the_runtime_needs(quantization):
     assert meta.features.sample_rate == 16000 and meta.features.hop_ms == 10.0
     assert "CC BY 4.0" in meta.training_data
     assert meta.checksum.startswith("sha256:")  # and it matched: StreamingModel checks it
-    scores = model.process(np.zeros((1, meta.features.num_mel_bins), np.float32))
-    assert scores.shape == (1, 12) and abs(float(scores.sum()) - 1) < 0.02
+    chunk = np.zeros((meta.chunk_frames, meta.features.num_mel_bins), np.float32)
+    scores = model.process(chunk)
+    assert scores.shape == (meta.chunk_frames, 12)
+    np.testing.assert_allclose(scores.sum(axis=1), 1, atol=0.02)
 
 
 def test_the_default_model_hears_the_demo_keywords_in_order(capsys):
-    assert default_model().name == "kws12.int8.tflite"
+    assert default_model().name == "kws12.dynamic.tflite"
     assert main(["stream", str(DEMO), "--json"]) == 0
     heard = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     keywords = [d["keyword"] for d in heard]
