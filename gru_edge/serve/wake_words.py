@@ -5,8 +5,8 @@ end, detector and model state, and the shared interpreter runs that state, swapp
 each chunk (the model takes its state as an input and gives it back as an output, so nothing
 of one client stays in it for the next). The service runs everything on its event loop's one
 thread, so an interpreter never sees two callers at once: a client streaming in real time
-costs 80-155 us of CPU per 10 ms of its audio (`benchmarks/bench_serve.py`; 28 us when its
-chunks come back to back), far below what would need threads, and 36-43 kB of memory.
+costs 50-125 us of CPU per 10 ms of its audio (`benchmarks/bench_serve.py`; 8 us when its
+chunks come back to back), far below what would need threads, and 63-78 kB of memory.
 """
 
 from __future__ import annotations
