@@ -285,19 +285,24 @@ def cases(models: list[Path]):
     kernels, and tflite-runtime's kernels at one frame a chunk; dynamic-range models (integer
     products, float activations) agree to 1e-5 with LiteRT's reference kernels. Elsewhere the
     optimized integer kernels round differently on x86 and ARM (LiteRT's XNNPACK always;
-    tflite-runtime's int8 kernels on chunks of several frames: up to 0.34 at 10 frames,
-    measured), and the GRU state carries those LSBs on: measured, not required.
+    tflite-runtime's int8 kernels on chunks of several frames: 0.34 at 10 frames and 0.21 at
+    20 for the shipped network, 0.004 at 10 for an unrolled Keras GRU; 0 at one frame), and the
+    GRU state carries those LSBs on. There, dynamic-range must stay within 0.05 and int8 is
+    measured, not required (XNNPACK's int8 was off by 0.30 at 20 frames).
     """
     for model in models:
         meta = read_metadata(model)
         for name in INTERPRETERS:
             if meta.quantization in ("float32", "float16"):
                 yield model, name, "default", 1e-5
+            elif meta.quantization == "dynamic":
+                if name == "ai_edge_litert":
+                    yield model, name, "reference", 1e-5
+                yield model, name, "default", 0.05
             elif name == "tflite_runtime":
-                exact = meta.quantization == "int8" and meta.chunk_frames == 1
-                yield model, name, "default", 0.0 if exact else None
+                yield model, name, "default", 0.0 if meta.chunk_frames == 1 else None
             else:
-                yield model, name, "reference", 0.0 if meta.quantization == "int8" else 1e-5
+                yield model, name, "reference", 0.0
                 yield model, name, "default", None
 
 

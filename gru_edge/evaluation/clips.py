@@ -8,6 +8,7 @@ carried (how a device hears them).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,8 @@ def clip_scores(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarr
     """The scores (clips, labels) each clip is decided on: its last whole frame's (NaN for a
     clip that completes none). The stream runs N frames a chunk, so the chunk holding that
     frame is completed with silence (state reset per clip) or with the clips after it
-    (carried): a causal model cannot let later samples change earlier frames."""
+    (carried): in float32 and int8 later samples change no earlier frame (the model is
+    causal); dynamic-range quantizes a chunk's activations together, by at most 2e-4."""
     features = stream.model.metadata.features
     flush = np.zeros(stream.model.chunk_frames * features.hop_samples, np.float32)
     nothing = np.full(len(stream.labels), np.nan)
@@ -105,7 +107,7 @@ def clip_scores(stream: AudioStream, audio: np.ndarray, reset: bool) -> np.ndarr
     return np.asarray(
         [
             scores[count - 1] if count > before else nothing
-            for before, count in zip([0, *heard], heard, strict=False)
+            for before, count in itertools.pairwise([0, *heard])
         ]
     )
 

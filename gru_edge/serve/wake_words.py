@@ -6,7 +6,8 @@ each chunk (the model takes its state as an input and gives it back as an output
 of one client stays in it for the next). The service runs everything on its event loop's one
 thread, so an interpreter never sees two callers at once: a client streaming in real time
 costs 50-125 us of CPU per 10 ms of its audio (`benchmarks/bench_serve.py`; 8 us when its
-chunks come back to back), far below what would need threads, and 63-78 kB of memory.
+chunks come back to back, `benchmarks/bench_runtime.py`), far below what would need threads,
+and 63 kB of memory per extra client.
 """
 
 from __future__ import annotations
