@@ -16,8 +16,8 @@ and the pacing lag, how late each chunk left: the figures hold only if this proc
 with real time. Writes JSON (default benchmarks/results/serve.json) and prints a markdown table.
 
 Paced at real time, the same work costs more CPU than in a tight loop like bench_runtime.py's
-(one client's chunks in-process on the 2-core x86 VM this was written on: 28 µs per 10 ms back
-to back, 100 to 130 with 64 ms pauses; caches and clock speed lost between chunks, most
+(on the 2-core x86 VM this was written on, the shipped model in 1024-sample chunks: 8.2 µs per
+10 ms back to back, 123 paced for one client; caches and clock speed lost between chunks, most
 likely): the paced figure is the one a device running the service all day pays.
 
     .venv/bin/python benchmarks/bench_serve.py [--clients 1 4 16] [--seconds 60]
