@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from gru_edge.commands.shared import add_detection_options, print_detection, spotter
 from gru_edge.errors import exit_status
+from gru_edge.runtime.detector import Detection
+from gru_edge.runtime.spotter import KeywordSpotter
 
-if TYPE_CHECKING:
-    from gru_edge.runtime.detector import Detection
+if TYPE_CHECKING:  # imported where it is used: `gru-edge stream` needs no PortAudio
     from gru_edge.runtime.microphone import MicrophoneSource
-    from gru_edge.runtime.spotter import KeywordSpotter
 
 
 def _seconds(text: str) -> float:

@@ -88,8 +88,6 @@ class Detector:
         self.thresholds = np.array(
             [(thresholds or {}).get(label, self.config.threshold) for label in self.labels]
         )
-        # Silence and unknown never reach theirs.
-        self._keyword_thresholds = np.where(self._keyword, self.thresholds, np.inf)
         self.reset()
 
     def reset(self) -> None:
@@ -158,7 +156,8 @@ class Detector:
         """The smoothed scores of these frames (frames, labels) and the detections they
         complete: what a caller shows beside the events."""
         smoothed = self.smooth(scores)
-        above = smoothed >= self._keyword_thresholds
+        above = smoothed >= self.thresholds
+        above &= self._keyword  # silence and unknown never fire
         first = self._frame
         self._frame += len(smoothed)
         if not above.any():  # the usual chunk: nobody spoke a keyword (or no frames)
