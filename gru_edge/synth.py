@@ -93,11 +93,13 @@ class Clip:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A clip of a `synthesize` run: "made", "cached" (the folder held it) or "failed"."""
+    """A clip of a `synthesize` run: "made", "cached" (the folder held it) or "failed"; `file`
+    is its path inside the output folder ("" when it failed)."""
 
     clip: Clip
     status: str
     seconds: float = 0.0
+    file: str = ""
 
 
 # ---- the engines ----------------------------------------------------------------------------
@@ -335,7 +337,7 @@ def synthesize(
     next_index: dict[str, int] = {}
     for clip in dict.fromkeys(clips):
         if clip in made:
-            yield Outcome(clip, "cached", made[clip]["seconds"])
+            yield Outcome(clip, "cached", made[clip]["seconds"], made[clip]["file"])
             continue
         if clip.folder not in next_index:
             next_index[clip.folder] = _first_free_index(out / clip.folder)
@@ -354,7 +356,7 @@ def synthesize(
             record = {"file": file, **asdict(clip), "seconds": seconds, "version": VERSION}
             manifest.write(json.dumps(record) + "\n")
             manifest.flush()
-            yield Outcome(clip, "made", seconds)
+            yield Outcome(clip, "made", seconds, file)
 
 
 def _attempt(clip: Clip, file: str, out: Path) -> tuple[Clip, str, float, str]:

@@ -18,6 +18,7 @@ from gru_edge.commands import (
     mine,
     serve,
     stream,
+    synth,
     synth_negatives,
     train,
 )
@@ -26,6 +27,7 @@ from gru_edge.commands import (
 MODULES = (
     config,
     features,
+    synth,
     synth_negatives,
     train,
     export,

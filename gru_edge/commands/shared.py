@@ -1,10 +1,11 @@
-"""What several commands share: reading a settings file, the detection options, and how a
-detection is printed."""
+"""What several commands share: reading a settings file, the detection options, how a
+detection is printed, and progress."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -66,3 +67,11 @@ def print_detection(detection: Detection, as_json: bool, clock: bool = False) ->
         f"{prefix}{detection.time:9.2f} s  {detection.keyword:<12} {detection.score:.2f}",
         flush=True,
     )
+
+
+def print_progress(done: int, total: int, what: str) -> None:
+    """A count on one line of stderr at a terminal; a line every tenth of the way in a log."""
+    if sys.stderr.isatty():
+        print(f"\r{done}/{total} {what}", end="\n" if done == total else "", file=sys.stderr)
+    elif done == total or done % max(total // 10, 1) == 0:
+        print(f"{done}/{total} {what}", file=sys.stderr, flush=True)

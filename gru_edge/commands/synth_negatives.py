@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -44,6 +43,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from gru_edge.commands.shared import print_progress
     from gru_edge.synth import MANIFEST, find_voices, negative_texts, plan, synthesize
 
     keywords = [word.strip() for word in args.keywords.split(",") if word.strip()]
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> None:
     for done, outcome in enumerate(synthesize(clips, args.out, args.jobs), 1):
         statuses[outcome.clip.folder, outcome.status] += 1
         seconds[outcome.clip.folder] += outcome.seconds
-        _progress(done, len(clips))
+        print_progress(done, len(clips), "clips")
     print(f"{'voice':<34} {'made':>5} {'cached':>6} {'failed':>6} {'minutes':>7}")
     for voice in voices:
         made, cached, failed = (statuses[voice.id, s] for s in ("made", "cached", "failed"))
@@ -63,11 +63,3 @@ def run(args: argparse.Namespace) -> None:
         f"{sum(seconds.values()) / 60:.1f} minutes of speech in {args.out}/ "
         f"({args.out / MANIFEST} says how each clip was made)"
     )
-
-
-def _progress(done: int, total: int) -> None:
-    """A count on one line at a terminal; a line every tenth of the way in a log."""
-    if sys.stderr.isatty():
-        print(f"\r{done}/{total} clips", end="\n" if done == total else "", file=sys.stderr)
-    elif done == total or done % max(total // 10, 1) == 0:
-        print(f"{done}/{total} clips", file=sys.stderr, flush=True)

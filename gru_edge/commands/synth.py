@@ -1,0 +1,92 @@
+"""`gru-edge synth PHRASE --out DIR`: training clips of a custom wake word, from its text.
+
+Every offline text-to-speech voice installed (`make voices` adds more) says the phrase at
+random rates and pitches; each clip goes through a simulated room and microphone
+(reverberation, --noise recordings, band-limiting, level) into DIR/LABEL/ ("hey kitchen" ->
+DIR/hey_kitchen/), and its confusables ("hey chicken", "kitchen", "hey kit", ...) into
+DIR/_unknown_/: the folder-per-label layout of `gru-edge train --data DIR --words LABEL`.
+DIR/manifest.jsonl says how each clip was made; the clean speech is cached in DIR/_tts_/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def add_parser(commands) -> None:
+    command = commands.add_parser(
+        "synth",
+        help="synthesize training clips of a custom wake word, and of words near it",
+        description=__doc__,
+    )
+    add_synth_options(command)
+    command.add_argument("phrase", help='the wake word, e.g. "hey kitchen"')
+    command.add_argument("--out", type=Path, required=True, help="the output folder")
+    command.set_defaults(run=run)
+
+
+def add_synth_options(command: argparse.ArgumentParser) -> None:
+    """The options `gru-edge train --keyword` shares."""
+    command.add_argument(
+        "--count",
+        type=int,
+        default=2000,
+        help="clips of the phrase, shared equally by the voices (default 2000)",
+    )
+    command.add_argument(
+        "--confusables",
+        type=int,
+        metavar="COUNT",
+        help="clips of words and phrases near it (default: as many as --count)",
+    )
+    command.add_argument(
+        "--voices",
+        nargs="+",
+        metavar="ENGINE[:VOICE]",
+        help="only these, e.g. flite piper festival:kal_diphone (default: every voice installed)",
+    )
+    command.add_argument(
+        "--noise",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="folders of background noise (any audio) mixed into most clips (default: none)",
+    )
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument(
+        "--jobs", type=int, default=os.cpu_count(), help="clips made at once (default: cores)"
+    )
+
+
+def synthesize_keyword(phrase: str, args: argparse.Namespace, out: Path):
+    """Runs the synthesis the options ask for, with progress; prints what each voice made."""
+    from gru_edge.commands.shared import print_progress
+    from gru_edge.keyword_data import make_keyword_data
+
+    data = make_keyword_data(
+        phrase,
+        out,
+        count=args.count,
+        confusable_count=args.confusables,
+        voices=args.voices or (),
+        noise=args.noise,
+        seed=args.seed,
+        jobs=args.jobs,
+        progress=lambda stage, done, total: print_progress(done, total, stage),
+    )
+    print(f"{'voice':<34} {'phrase':>6} {'near':>5}")
+    for voice, kinds in data.counts.items():
+        print(f"{voice:<34} {kinds.get('positive', 0):>6} {kinds.get('confusable', 0):>5}")
+    failed = f", {data.failed} failed (see the warnings)" if data.failed else ""
+    print(
+        f"{data.seconds / 60:.1f} minutes of speech{failed}; clips of {data.clip_seconds:g} s "
+        f"in {out}/{data.label}/ and {out}/_unknown_/ (manifest.jsonl says how each was made)"
+    )
+    return data
+
+
+def run(args: argparse.Namespace) -> None:
+    synthesize_keyword(args.phrase, args, args.out)

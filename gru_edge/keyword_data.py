@@ -1,0 +1,260 @@
+"""A custom wake word's training folder, from its text: every voice installed says it.
+
+`make_keyword_data("hey kitchen", OUT)` writes the folder-per-label layout `gru-edge train`
+reads (`gru_edge.datasets`):
+
+- `OUT/hey_kitchen/`: the phrase, said by every voice (`gru_edge.synth`) at random rates and
+  pitches, each clip through a room and a microphone (`gru_edge.degrade`: reverberation,
+  background noise from `noise` folders, band-limiting, level), placed at a random time in a
+  clip long enough for the slowest voice;
+- `OUT/_unknown_/`: the same for its confusables (`synth.confusables`: "hey chicken",
+  "kitchen", "hey kit", ...), which the model is taught are not the word;
+- `OUT/validation_list.txt`: a tenth of the clips of every voice, to choose checkpoints on (no
+  testing list: synthetic voices say nothing about real ones; real recordings do);
+- `OUT/manifest.jsonl`: how each clip was made (voice, rate, pitch, text, degradation);
+- `OUT/_background_noise_/`: links to the noise recordings, which training mixes in too;
+- `OUT/_tts_/`: the clean speech, cached: a second run with more clips or other degradations
+  makes only what it lacks.
+
+The same seed, texts, voices and noise give the same files. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from multiprocessing.pool import ThreadPool
+from pathlib import Path
+
+import numpy as np
+
+from gru_edge.atomicfile import atomic_path, write_text
+from gru_edge.audio import SAMPLE_RATE, read_audio, write_wav
+from gru_edge.config import DataConfig
+from gru_edge.datasets import LIST_FILES, NOISE_FOLDER, UNKNOWN
+from gru_edge.degrade import degrade, draw
+from gru_edge.errors import AudioError, GruEdgeError
+from gru_edge.negatives import audio_files
+from gru_edge.synth import Clip, _words, confusables, find_voices, plan, synthesize
+
+logger = logging.getLogger(__name__)
+
+MANIFEST = "manifest.jsonl"
+TTS_FOLDER = "_tts_"
+VALIDATION_FRACTION = 0.1
+MIN_CLIP_SECONDS = 1.0
+CLIP_MARGIN_SECONDS = 0.3  # silence around the slowest voice's phrase, to place it at random
+MAX_NOISE_FILES = 300  # of each noise folder, chosen at random: minutes of variety, little memory
+# How the phrase is written: punctuation changes how engines say it (a command, a statement).
+PHRASINGS = ("{}", "{}!", "{}.", "{}?")
+
+
+@dataclass(frozen=True)
+class KeywordData:
+    """What `make_keyword_data` wrote: the label, the clip length, clips per voice and kind."""
+
+    folder: Path
+    label: str
+    clip_seconds: float
+    counts: dict[str, dict[str, int]]  # voice -> {"positive": n, "confusable": n}
+    failed: int
+    seconds: float  # of clean speech
+
+    def summary(self) -> dict:
+        return {**asdict(self), "folder": str(self.folder)}
+
+
+def label_of(phrase: str) -> str:
+    """The phrase as a label and folder name: "Hey Kitchen!" -> "hey_kitchen"."""
+    words = _words(phrase)
+    if not words:
+        raise GruEdgeError(
+            f"the wake word {phrase!r} has no letters: give it as text, e.g. 'hey kitchen'"
+        )
+    return "_".join(words)
+
+
+def make_keyword_data(
+    phrase: str,
+    out: str | Path,
+    count: int = 2000,
+    confusable_count: int | None = None,
+    voices: Sequence[str] = (),
+    noise: Sequence[str | Path] = (),
+    seed: int = 0,
+    jobs: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> KeywordData:
+    """Writes the training folder of `phrase` into `out` (see the module's docstring):
+    `count` clips of the phrase and `confusable_count` (default: as many) of its confusables,
+    dealt equally to `voices` (default: every voice installed). `progress(stage, done,
+    total)` is called as clips are spoken ("speech") and degraded ("clips")."""
+    label = label_of(phrase)
+    if count < 1:
+        raise GruEdgeError(f"--count must be at least 1 clip of {phrase!r}, got {count}")
+    out = Path(out)
+    noise_files, noises = _load_noise(noise, seed)  # refused now, not after the speech
+    chosen = find_voices(voices)
+    spoken = " ".join(_words(phrase))
+    near = confusables([phrase])
+    confusable_count = count if confusable_count is None else confusable_count
+    wanted = [
+        (label, clip)
+        for clip in plan(
+            [PHRASINGS[i % len(PHRASINGS)].format(spoken) for i in range(count)], chosen, seed
+        )
+    ]
+    if near and confusable_count:
+        texts = [near[i % len(near)] for i in range(confusable_count)]
+        wanted += [(UNKNOWN, clip) for clip in plan(texts, chosen, seed + 1)]
+
+    tts = out / TTS_FOLDER
+    unique = list(dict.fromkeys(clip for _, clip in wanted))
+    files, failed = {}, 0
+    for done, outcome in enumerate(synthesize(unique, tts, jobs), 1):
+        if outcome.status == "failed":
+            failed += 1
+        else:
+            files[outcome.clip] = outcome.file
+        if progress:
+            progress("speech", done, len(unique))
+    made = [(kind, clip) for kind, clip in wanted if clip in files]
+    if not any(kind == label for kind, _ in made):
+        raise GruEdgeError(f"no voice could say {phrase!r}: see the warnings above")
+
+    clean = {clip: read_audio(tts / files[clip]) for clip in dict.fromkeys(c for _, c in made)}
+    longest = max(len(clean[clip]) for kind, clip in made if kind == label) / SAMPLE_RATE
+    clip_seconds = max(MIN_CLIP_SECONDS, math.ceil((longest + CLIP_MARGIN_SECONDS) * 10) / 10)
+
+    def write(item: tuple[int, tuple[str, Clip]]) -> dict:
+        index, (kind, clip) = item
+        rng = np.random.default_rng([seed, index])
+        speech = clean[clip]
+        length = max(round(clip_seconds * SAMPLE_RATE), len(speech))
+        start = int(rng.integers(length - len(speech) + 1))
+        degradation = draw(rng, len(noises))
+        audio = degrade(
+            speech, degradation, length, start, noises, SAMPLE_RATE, int(rng.integers(2**31))
+        )
+        name = f"{kind}/{clip.folder}_nohash_{index:05d}.wav"
+        (out / kind).mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / name) as partial:
+            write_wav(partial, audio, SAMPLE_RATE)
+        return {
+            "file": name,
+            "kind": "positive" if kind == label else "confusable",
+            **asdict(clip),
+            "tts_file": f"{TTS_FOLDER}/{files[clip]}",
+            "start_s": round(start / SAMPLE_RATE, 3),
+            "degradation": asdict(degradation),
+            "noise_file": str(noise_files[degradation.noise]) if degradation.noise >= 0 else "",
+        }
+
+    records = []
+    with ThreadPool(jobs) as pool:
+        for record in pool.imap(write, enumerate(made)):
+            records.append(record)
+            if progress:
+                progress("clips", len(records), len(made))
+    _remove_stale(out, {record["file"] for record in records})
+    # Each recording is cut in time by the split percentages: its smallest part must hold a clip.
+    long_enough = round(
+        clip_seconds
+        * SAMPLE_RATE
+        * 100
+        / min(DataConfig().validation_percentage, DataConfig().testing_percentage)
+    )
+    _link_noise(
+        out / NOISE_FOLDER,
+        [f for f, n in zip(noise_files, noises, strict=True) if len(n) >= long_enough],
+    )
+    write_text(out / MANIFEST, "".join(json.dumps(record) + "\n" for record in records))
+    validation = _validation_files(records, seed)
+    write_text(out / LIST_FILES["validation"], "".join(f"{name}\n" for name in validation))
+    counts: dict[str, Counter] = {}
+    for record in records:
+        counts.setdefault(f"{record['engine']}-{record['voice']}", Counter())[record["kind"]] += 1
+    return KeywordData(
+        out,
+        label,
+        clip_seconds,
+        {voice: dict(kinds) for voice, kinds in counts.items()},
+        failed,
+        round(sum(len(samples) for samples in clean.values()) / SAMPLE_RATE, 1),
+    )
+
+
+def _load_noise(folders: Sequence[str | Path], seed: int) -> tuple[list[Path], list[np.ndarray]]:
+    """The noise recordings clips are mixed with: up to MAX_NOISE_FILES of each folder (any
+    depth, any format), chosen at random. A folder without audio is refused; a file that
+    cannot be read is skipped with a warning."""
+    files, noises = [], []
+    rng = random.Random(seed)
+    for folder in folders:
+        found = audio_files(Path(folder)) if Path(folder).is_dir() else []
+        if not found:
+            raise GruEdgeError(f"noise folder {folder} holds no audio file (or is not a folder)")
+        for path in sorted(rng.sample(found, min(len(found), MAX_NOISE_FILES))):
+            try:
+                samples = read_audio(path, SAMPLE_RATE)
+            except AudioError as e:
+                logger.warning("noise file skipped: %s", e)
+                continue
+            if len(samples) >= SAMPLE_RATE // 10:
+                files.append(path)
+                noises.append(samples)
+    return files, noises
+
+
+def _link_noise(folder: Path, files: list[Path]) -> None:
+    """The noise recordings, linked as the layout's background noise: training mixes them
+    into clips and cuts silence from them, as it does with Speech Commands' own. Only those
+    whose smallest split part (a tenth, cut in time) holds a clip are linked."""
+    if folder.is_dir():
+        for link in folder.iterdir():
+            if link.is_symlink():
+                link.unlink()
+    if files:
+        folder.mkdir(exist_ok=True)
+        for i, path in enumerate(files):
+            (folder / f"{i:04d}-{path.name}").symlink_to(path.resolve())
+
+
+def _remove_stale(out: Path, kept: set[str]) -> None:
+    """Deletes the clips an earlier run wrote (its manifest names them) that this run did
+    not: a smaller --count leaves no old clips behind. Files the manifest does not name (the
+    user's own) are never touched."""
+    path = out / MANIFEST
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            name = json.loads(line)["file"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        if name not in kept:
+            (out / name).unlink(missing_ok=True)
+
+
+def _validation_files(records: list[dict], seed: int) -> list[str]:
+    """A seeded tenth of each voice's clips of each kind (at least one of the phrase)."""
+    rng = random.Random(seed)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for record in records:
+        groups.setdefault((record["kind"], record["tts_file"].split("/")[1]), []).append(
+            record["file"]
+        )
+    chosen = []
+    for (kind, _), names in sorted(groups.items()):
+        share = round(len(names) * VALIDATION_FRACTION)
+        chosen += rng.sample(names, max(share, 1 if kind == "positive" and len(names) > 1 else 0))
+    for kind in ("positive", "confusable"):  # few clips a voice: at least one of each kind
+        names = [r["file"] for r in records if r["kind"] == kind]
+        if len(names) > 1 and not set(names) & set(chosen):
+            chosen.append(rng.choice(names))
+    return sorted(chosen)
