@@ -222,6 +222,10 @@ class TrainingConfig:
 
     recipe: str = "stream"
     init_from: str = ""  # a run folder whose best model the new run starts from
+    # A trained model (a run folder, a .keras file, or "shipped") whose layers below the head
+    # start a model of other words; frozen: only the new head learns.
+    backbone: str = ""
+    freeze_backbone: bool = False
     epochs: int = 50
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -237,6 +241,12 @@ class TrainingConfig:
         _require(self.warmup_epochs >= 0, "training.warmup_epochs", "must not be negative")
         _require(0 <= self.label_smoothing < 1, "training.label_smoothing", "must be in [0, 1)")
         _require(self.recipe in RECIPES, "training.recipe", f"must be one of {list(RECIPES)}")
+        _require(
+            not (self.init_from and self.backbone),
+            "training.init_from and training.backbone",
+            "exclude each other: init_from starts from a whole model of the same words, "
+            "backbone from another model's layers under a new head",
+        )
 
 
 @dataclass(frozen=True)
