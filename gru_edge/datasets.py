@@ -156,11 +156,6 @@ def _index_word_folders(root: Path, folders: dict[str, Path], config: DataConfig
         splits[split] = (
             keywords[split] + real_silence[split] + chosen + [ClipRef(SILENCE)] * n_silence
         )
-    if not keywords["train"]:
-        raise DatasetError(
-            f"{root}: no training clips of {list(config.words)} (all are listed "
-            f"in validation_list.txt / testing_list.txt)"
-        )
     noise_files = _audio_files(folders[NOISE_FOLDER]) if NOISE_FOLDER in folders else []
     return DatasetIndex(root, "folders", (SILENCE, UNKNOWN, *config.words), splits, noise_files)
 
@@ -237,6 +232,11 @@ def load_dataset(
     """Indexes `root`, then decodes the clips of `splits` once (noise first: silence is cut
     from it); a split's clips and noise are the same whichever other splits are loaded."""
     index = index_dataset(root, config)
+    if "train" in splits and not any(ref.path for ref in index.splits["train"]):
+        raise DatasetError(  # a dataset only evaluated on may list every clip as a test clip
+            f"{root}: no training clips of {list(config.words)} (all are listed "
+            f"in validation_list.txt / testing_list.txt)"
+        )
     recordings, noise_skipped = [], []
     for path in index.noise_files:  # a bad noise file is skipped, as a bad clip is
         try:

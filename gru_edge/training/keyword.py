@@ -1,0 +1,485 @@
+"""`gru-edge train --keyword "hey kitchen"`: a custom wake word from its text, in one command.
+
+The stages, each in its own part of RUN_DIR, each skipped when a killed or finished run
+already did it (run the same command again to continue):
+
+1. `data/`: synthetic clips of the phrase and of its confusables (`gru_edge.keyword_data`);
+2. `clips/`: a clip-recipe run starting from a backbone (the shipped model's layers by
+   default, `gru_edge.training.backbone`) under a new head;
+3. `stream/` (with negative audio): a stream-recipe run from it, the phrase placed inside the
+   negative speech and noise, frame targets;
+4. `mined/` and `mined_round/` (with `mine` audio: the user's own recordings without the
+   wake word): the windows where the model fires, taught as negatives in a second round;
+5. the export of the last round (`LABEL.QUANT.tflite`, thresholds calibrated on the validation
+   part of the negative audio), and its evaluation: on real recordings of the phrase when
+   given (`positives`), and on the test part of the negative audio;
+6. `MODEL_CARD.md` and `summary.json`: voices, data, rounds, figures, runtime cost.
+
+A model that never fires on its own validation clips, or fires on the negative audio at every
+threshold, is written but reported as unfit, and the command fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from gru_edge import __version__
+from gru_edge.atomicfile import write_text
+from gru_edge.config import Config
+from gru_edge.datasets import AUDIO_SUFFIXES, LIST_FILES, NOISE_FOLDER, UNKNOWN
+from gru_edge.errors import GruEdgeError
+from gru_edge.evaluation.calibration import HIGHEST
+from gru_edge.evaluation.clips import clip_accuracy
+from gru_edge.evaluation.evaluate import evaluate
+from gru_edge.evaluation.mining import mine
+from gru_edge.keyword_data import KeywordData, label_of, make_keyword_data
+from gru_edge.training import export as exporting
+from gru_edge.training import train as training
+from gru_edge.training.backbone import backbone_file, load_backbone, model_config
+
+logger = logging.getLogger(__name__)
+
+CARD = "MODEL_CARD.md"
+SUMMARY = "summary.json"
+EVAL_HOURS = 1.0
+# On a CPU: a few minutes a round for a model that reaches its best within them.
+CLIP_EPOCHS = 30
+STREAM_EPOCHS = 15
+NEVER_FIRES_FRR = 0.95  # a model that misses more of its own validation clips is unfit
+
+
+@dataclasses.dataclass
+class KeywordRun:
+    """What the command was asked for; the defaults are the command's."""
+
+    phrase: str
+    run_dir: Path
+    count: int = 2000
+    confusables: int | None = None
+    voices: Sequence[str] = ()
+    noise: Sequence[str | Path] = ()
+    seed: int = 0
+    jobs: int | None = None
+    negatives: Sequence[str | Path] = ()
+    backbone: str = "shipped"  # "" trains from scratch
+    freeze_backbone: bool = False
+    epochs: int = CLIP_EPOCHS
+    stream_epochs: int = STREAM_EPOCHS
+    positives: Path | None = None
+    mine: Sequence[str | Path] = ()
+    quantizations: Sequence[str] = ("dynamic", "float32")
+    chunk_frames: int = 20
+    config: Config | None = None
+    eval_hours: float = EVAL_HOURS
+
+
+def train_keyword(request: KeywordRun, progress=None) -> dict:
+    """Runs (or continues) every stage; returns the summary written to RUN_DIR/summary.json."""
+    run_dir = Path(request.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    stages = ["synthesize", "train on clips"]
+    stages += ["train on the stream"] if request.negatives else []
+    stages += ["mine", "train on mined negatives"] if request.mine else []
+    stages += ["export and calibrate", "evaluate"]
+    step = iter(range(1, len(stages) + 1))
+
+    def stage(name: str) -> None:
+        logger.info("[%d/%d] %s", next(step), len(stages), name)
+
+    view = None
+    if request.positives:  # refused now rather than after the training
+        view = positives_view(Path(request.positives), label_of(request.phrase), run_dir)
+    stage("synthesize")
+    data = make_keyword_data(
+        request.phrase,
+        run_dir / "data",
+        request.count,
+        request.confusables,
+        request.voices,
+        request.noise,
+        request.seed,
+        request.jobs,
+        progress,
+    )
+    logger.info(
+        "%s: %d voices, %.1f min of speech, clips of %g s",
+        data.label,
+        len(data.counts),
+        data.seconds / 60,
+        data.clip_seconds,
+    )
+    config = _config(request, data)
+    rounds = {}
+    stage("train on clips")
+    rounds["clips"] = _round(run_dir / "clips", data, config)
+    last = run_dir / "clips"
+    if request.negatives:
+        stage("train on the stream")
+        stream = replace(
+            config.training,
+            recipe="stream",
+            backbone="",
+            freeze_backbone=False,
+            init_from=str(last),
+            epochs=request.stream_epochs,
+            learning_rate=config.training.learning_rate / 3,
+            warmup_epochs=1,
+        )
+        rounds["stream"] = _round(run_dir / "stream", data, replace(config, training=stream))
+        last = run_dir / "stream"
+    if request.mine:
+        stage("mine")
+        report = exporting.export(
+            last,
+            run_dir / "mining" / f"{data.label}.tflite",
+            ["float32"],
+            chunk_frames=request.chunk_frames,
+            stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
+            negatives=list(request.negatives or request.mine),
+        )
+        model = report["variants"]["float32"]["file"]
+        mined = mine(model, list(request.mine), run_dir / "mined", "train")
+        logger.info("mined %s windows", mined)
+        stage("train on mined negatives")
+        round_config = Config.from_toml(last / "config.toml")
+        round_config = replace(
+            round_config,
+            data=replace(round_config.data, hard_negatives=(str(run_dir / "mined"),)),
+            training=replace(
+                round_config.training, backbone="", freeze_backbone=False, init_from=str(last)
+            ),
+        )
+        if not request.negatives:  # the mined windows are taught in the stream recipe
+            round_config = replace(
+                round_config,
+                data=replace(round_config.data, negatives=tuple(str(m) for m in request.mine)),
+                training=replace(
+                    round_config.training, recipe="stream", epochs=request.stream_epochs
+                ),
+            )
+        rounds["mined"] = _round(run_dir / "mined_round", data, round_config)
+        rounds["mined"]["windows"] = mined
+        last = run_dir / "mined_round"
+
+    stage("export and calibrate")
+    out = run_dir / f"{data.label}.tflite"
+    report = exporting.export(
+        last,
+        out,
+        list(request.quantizations),
+        chunk_frames=request.chunk_frames,
+        stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
+        data_description=_description(data, request),
+        negatives=list(request.negatives or request.mine) or None,
+    )
+    stage("evaluate")
+    files = {q: Path(v["file"]) for q, v in report["variants"].items()}
+    main = files[request.quantizations[0]]
+    figures = _evaluate(main, data, request, view, run_dir / "eval")
+    summary = {
+        "phrase": request.phrase,
+        "label": data.label,
+        "gru_edge_version": __version__,
+        "data": data.summary(),
+        "backbone": str(backbone_file(request.backbone)) if request.backbone else "",
+        "freeze_backbone": request.freeze_backbone,
+        "rounds": rounds,
+        "files": {q: {"file": str(p), "bytes": p.stat().st_size} for q, p in files.items()},
+        "calibration": report["variants"][request.quantizations[0]]["thresholds"],
+        "frame_detection_agreement": {
+            q: v["stream"]["frame_detection_agreement"] for q, v in report["variants"].items()
+        },
+        "evaluation": figures,
+        "runtime_us_per_10ms": runtime_cost(main),
+        "minutes": round((time.monotonic() - started) / 60, 1),
+    }
+    summary["verdict"] = verdict(summary["calibration"], data.label)
+    write_text(run_dir / SUMMARY, json.dumps(summary, indent=1))
+    write_text(run_dir / CARD, model_card(summary, request))
+    logger.info("wrote %s and %s", run_dir / CARD, run_dir / SUMMARY)
+    if summary["verdict"] != "ok":
+        raise GruEdgeError(f"{main}: {summary['verdict']}; see {run_dir / CARD}")
+    return summary
+
+
+def _config(request: KeywordRun, data: KeywordData) -> Config:
+    """The first round's settings: the phrase as the only word, clips as long as the data's,
+    every confusable as an unknown clip, the backbone's model."""
+    config = request.config or Config()
+    model = model_config(load_backbone(request.backbone)) if request.backbone else config.model
+    return replace(
+        config,
+        data=replace(
+            config.data,
+            words=(data.label,),
+            clip_ms=data.clip_seconds * 1000,
+            unknown_percentage=100.0,
+            negatives=tuple(str(n) for n in request.negatives),
+        ),
+        model=model,
+        training=replace(
+            config.training,
+            recipe="clips",
+            epochs=request.epochs,
+            backbone=request.backbone,
+            freeze_backbone=request.freeze_backbone,
+            early_stopping_patience=min(config.training.early_stopping_patience, 10),
+        ),
+    )
+
+
+def _round(run_dir: Path, data: KeywordData, config: Config) -> dict:
+    """One training run, continued when a killed command left it half done."""
+    if not (run_dir / "metrics.json").is_file():
+        resume = (run_dir / "config.toml").is_file()
+        training.train(data.folder, run_dir, config=None if resume else config, resume=resume)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {
+        "run": str(run_dir),
+        "recipe": metrics["recipe"],
+        "epochs": metrics["epochs_trained"],
+        "best_epoch": metrics["best_epoch"],
+        "seconds": metrics["training_seconds"],
+        "devices": metrics["devices"],
+        "validation_accuracy": metrics["validation"]["accuracy"],
+    }
+
+
+def _description(data: KeywordData, request: KeywordRun) -> str:
+    voices = ", ".join(data.counts)
+    backbone = f"; backbone {backbone_file(request.backbone).name}" if request.backbone else ""
+    phrase = request.phrase
+    return f"synthetic speech of {phrase!r} from {len(data.counts)} voices ({voices}){backbone}"
+
+
+def _evaluate(
+    model: Path, data: KeywordData, request: KeywordRun, view: Path | None, folder: Path
+) -> dict:
+    """The figures of the card: the synthetic validation clips; the real recordings of
+    `positives` as clips and over a stream inside the test part of the negative audio; that
+    negative audio alone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    synthetic = clip_accuracy(model, data.folder, split="validation")
+    figures["synthetic_validation_recall"] = synthetic["reset"]["per_class"][data.label]["accuracy"]
+    negatives = list(request.negatives)
+    if view:
+        clips = evaluate(model, view, json_out=folder / "positives.clips.json")
+        figures["positives_clip_recall"] = clips["reset"]["per_class"][data.label]["accuracy"]
+        stream = evaluate(
+            model,
+            view,
+            streaming=True,
+            hours=request.eval_hours,
+            negatives=negatives,
+            json_out=folder / "positives.stream.json",
+        )
+        figures["positives_stream"] = _stream_figures(stream)
+    if negatives:
+        alone = evaluate(
+            model,
+            data.folder,
+            negatives_only=True,
+            negatives=negatives,
+            json_out=folder / "negatives.json",
+        )
+        figures["negatives"] = {
+            "hours": alone["hours"],
+            "fa_per_hour": alone["at_model_threshold"]["fa_per_hour"],
+        }
+    return figures
+
+
+def _stream_figures(result: dict) -> dict:
+    best = result["frr_at_fa_per_hour"]["overall"]
+    default = result["at_model_threshold"]
+    return {
+        "hours": result["hours"],
+        "keywords": sum(result["keywords"].values()),
+        "recall": 1 - default["frr"],
+        "fa_per_hour": default["fa_per_hour"],
+        "recall_at_0.5_fa_per_hour": 1 - best["frr"] if best else 0.0,
+        "threshold_at_0.5_fa_per_hour": best["threshold"] if best else None,
+    }
+
+
+def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
+    """RUN_DIR/eval/positives/: a test-only dataset of real recordings of the phrase, made of
+    links. `positives` is either in the folder-per-word layout with a folder named like the
+    label (its other word folders are then the stream's other words, its noise the noise
+    floor), or a plain folder of recordings of the phrase (then the synthetic confusables of
+    RUN_DIR/data are the other words)."""
+    if not positives.is_dir():
+        raise GruEdgeError(f"--positives {positives} is not a folder of recordings")
+    view = run_dir / "eval" / "positives"
+    shutil.rmtree(view, ignore_errors=True)
+    view.mkdir(parents=True)
+    if (positives / label).is_dir():
+        for folder in sorted(p for p in positives.iterdir() if p.is_dir()):
+            (view / folder.name).symlink_to(folder.resolve())
+    else:
+        (view / label).symlink_to(positives.resolve())
+        (view / UNKNOWN).symlink_to((run_dir / "data" / UNKNOWN).resolve())
+    recordings = [
+        f"{folder.name}/{audio.name}"
+        for folder in sorted(view.iterdir())
+        if folder.name != NOISE_FOLDER and folder.exists()
+        for audio in sorted(folder.iterdir())
+        if audio.suffix.lower() in AUDIO_SUFFIXES
+    ]
+    if not any(name.startswith(f"{label}/") for name in recordings):
+        raise GruEdgeError(
+            f"--positives {positives}: no recording ({', '.join(sorted(AUDIO_SUFFIXES))}) of "
+            f"{label}, directly in it or in {positives / label}"
+        )
+    write_text(view / LIST_FILES["test"], "".join(f"{name}\n" for name in recordings))
+    return view
+
+
+def verdict(calibration: dict, label: str) -> str:
+    """ "ok", or why the model is unfit: it finds none of its validation keywords at its
+    calibrated threshold, or no threshold keeps it under 10x the false-accept target."""
+    if calibration.get("frr") is not None and calibration["frr"] > NEVER_FIRES_FRR:
+        return (
+            f"never fires: it found {(1 - calibration['frr']) * 100:.1f} % of its validation "
+            f"clips at its calibrated threshold"
+        )
+    if (
+        calibration["thresholds"].get(label) == HIGHEST
+        and calibration["fa_per_hour"] > 10 * calibration["target_fa_per_hour"]
+    ):
+        return (
+            f"fires on everything: {calibration['fa_per_hour']:.1f} false accepts per hour on "
+            f"the validation audio at the highest threshold"
+        )
+    return "ok"
+
+
+def runtime_cost(model: Path, seconds: float = 60.0, block_ms: float = 100.0) -> float:
+    """Microseconds of CPU per 10 ms of audio through the whole runtime (front end, model,
+    detector), fed `block_ms` blocks of quiet noise, one thread: what `make bench` measures."""
+    from gru_edge.runtime.spotter import KeywordSpotter
+
+    spotter = KeywordSpotter(model)
+    rate = spotter.metadata.features.sample_rate
+    noise = (np.random.default_rng(0).standard_normal(int(seconds * rate)) * 0.01).astype(
+        np.float32
+    )
+    block = int(rate * block_ms / 1000)
+    spotter.process(noise[:rate])  # loads and warms the interpreter
+    start = time.process_time()
+    for at in range(0, len(noise), block):
+        spotter.process(noise[at : at + block])
+    return round((time.process_time() - start) * 1e6 / (seconds * 100), 2)
+
+
+def model_card(summary: dict, request: KeywordRun) -> str:
+    """The card the command writes beside the model: what it is, from what, how good."""
+    data = summary["data"]
+    lines = [
+        f"# Wake word {summary['phrase']!r} (`{summary['label']}`)",
+        "",
+        f"Made by `gru-edge train --keyword` (gru_edge {summary['gru_edge_version']}) in "
+        f"{summary['minutes']} min. Verdict: **{summary['verdict']}**.",
+        "",
+        "## Files",
+        "",
+        "| file | bytes | runtime µs per 10 ms |",
+        "|---|---:|---:|",
+    ]
+    for quantization, file in summary["files"].items():
+        cost = summary["runtime_us_per_10ms"] if quantization == request.quantizations[0] else ""
+        lines.append(f"| {file['file']} | {file['bytes']:,} | {cost} |")
+    lines += [
+        "",
+        f"Listen with `gru-edge listen {summary['files'][request.quantizations[0]]['file']}`.",
+        "",
+        "## Data: synthetic speech only",
+        "",
+        f"{sum(k.get('positive', 0) for k in data['counts'].values())} clips of the phrase and "
+        f"{sum(k.get('confusable', 0) for k in data['counts'].values())} of its confusables, "
+        f"{data['seconds'] / 60:.1f} min of clean speech, in clips of {data['clip_seconds']} s "
+        f"through simulated rooms and microphones"
+        + (f" with noise from {', '.join(map(str, request.noise))}" if request.noise else "")
+        + ". Real negative audio: "
+        + (", ".join(map(str, request.negatives)) if request.negatives else "none")
+        + ".",
+        "",
+        "| voice | phrase | confusables |",
+        "|---|---:|---:|",
+        *(
+            f"| {voice} | {kinds.get('positive', 0)} | {kinds.get('confusable', 0)} |"
+            for voice, kinds in data["counts"].items()
+        ),
+        "",
+        "## Training",
+        "",
+        f"Backbone: {summary['backbone'] or 'none (from scratch)'}"
+        + (" (frozen)" if summary["freeze_backbone"] else "")
+        + ".",
+        "",
+        "| round | recipe | epochs (best) | seconds | validation accuracy |",
+        "|---|---|---|---:|---:|",
+        *(
+            f"| {name} | {r['recipe']} | {r['epochs']} ({r['best_epoch']}) | {r['seconds']} | "
+            f"{r['validation_accuracy']:.3f} |"
+            for name, r in summary["rounds"].items()
+        ),
+        "",
+        "## Figures",
+        "",
+    ]
+    calibration = summary["calibration"]
+    figures = summary["evaluation"]
+    lines.append(
+        f"- Threshold {calibration['thresholds'][summary['label']]}, calibrated to "
+        f"{calibration['target_fa_per_hour']} false accepts per hour on "
+        f"{calibration['hours'] * 60:.0f} min of validation audio (there: "
+        f"{calibration['fa_per_hour']:.2f} per hour, FRR "
+        f"{_percent(calibration['frr'])})."
+    )
+    lines.append(
+        f"- Synthetic validation clips found: {_percent(figures['synthetic_validation_recall'])}."
+    )
+    if "positives_clip_recall" in figures:
+        stream = figures["positives_stream"]
+        lines += [
+            f"- Real recordings ({request.positives}), one clip at a time: "
+            f"{_percent(figures['positives_clip_recall'])} found.",
+            f"- The same over a {stream['hours']:g} h stream inside the negative audio's test "
+            f"part ({stream['keywords']} keywords): {_percent(stream['recall'])} found at "
+            f"{stream['fa_per_hour']:.1f} false accepts per hour at the model's threshold; "
+            f"{_percent(stream['recall_at_0.5_fa_per_hour'])} at <= 0.5 per hour (threshold "
+            f"{stream['threshold_at_0.5_fa_per_hour']}).",
+        ]
+    else:
+        lines.append(
+            "- No real recording of the phrase was given (`--positives DIR`): how it does on "
+            "real voices is not measured."
+        )
+    if "negatives" in figures:
+        lines.append(
+            f"- The negative audio's test part alone ({figures['negatives']['hours'] * 60:.0f} "
+            f"min): {figures['negatives']['fa_per_hour']:.1f} false accepts per hour."
+        )
+    lines += [
+        "",
+        "The voices are credited to their engines: espeak-ng (GPL-3+), flite and festival "
+        "(CMU and BSD-style licenses), Pico (Apache-2.0), Piper's en_US-joe (CC0).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
