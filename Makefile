@@ -31,7 +31,7 @@ WINDOW_CHUNK := 98
 PI_DEB_PACKAGES := mmdebstrap qemu-user-static
 
 .PHONY: setup system-deps debian-packages test test-models demo lint bench bench-serve soak pi-check \
-	check-base-install venv-tflite-runtime clean voices
+	check-base-install venv-tflite-runtime clean voices custom-keywords
 
 setup: $(VENV)/.installed
 
@@ -166,3 +166,13 @@ VOICE_DEB_PACKAGES := flite festival festvox-kallpc16k festvox-kdlpc16k festvox-
 voices: setup
 	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(VOICE_DEB_PACKAGES)"
 	$(BIN)/python -m pip install -q -e ".[synth]"
+
+# The honest test of custom wake words: "stop" and "left" from synthetic voices only, measured
+# on every real recording of them in DATA (benchmarks/custom_keywords.py; about an hour on
+# 2 cores; every voice `make voices` installs).
+NEGATIVES ?= ../shared/data/negatives
+CUSTOM_NEGATIVES := $(addprefix $(NEGATIVES)/,librispeech noise/esc10 noise/arabic_sc music/librosa \
+	speech/precise_not_wake_words_en)
+custom-keywords: voices
+	$(BIN)/python benchmarks/custom_keywords.py --data $(DATA) --negatives $(CUSTOM_NEGATIVES) \
+		--noise $(NEGATIVES)/noise --work $(RESULTS)/custom_keywords

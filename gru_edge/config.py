@@ -223,9 +223,9 @@ class TrainingConfig:
     recipe: str = "stream"
     init_from: str = ""  # a run folder whose best model the new run starts from
     # A trained model (a run folder, a .keras file, or "shipped") whose layers below the head
-    # start a model of other words; frozen: only the new head learns.
+    # start a model of other words.
     backbone: str = ""
-    freeze_backbone: bool = False
+    freeze_backbone: bool = False  # only the head learns (from a backbone or init_from)
     epochs: int = 50
     batch_size: int = 64
     learning_rate: float = 3e-3

@@ -7,8 +7,9 @@ reads (`gru_edge.datasets`):
   pitches, each clip through a room and a microphone (`gru_edge.degrade`: reverberation,
   background noise from `noise` folders, band-limiting, level), placed at a random time in a
   clip long enough for the slowest voice;
-- `OUT/_unknown_/`: the same for its confusables (`synth.confusables`: "hey chicken",
-  "kitchen", "hey kit", ...), which the model is taught are not the word;
+- `OUT/_unknown_/`: the same for what is not the word: half its confusables
+  (`synth.confusables`: "hey chicken", "kitchen", "hey kit", ...), half random sentences
+  (`synth.random_sentences`; training takes their loudest clip-long window);
 - `OUT/validation_list.txt`: a tenth of the clips of every voice, to choose checkpoints on (no
   testing list: synthetic voices say nothing about real ones; real recordings do);
 - `OUT/manifest.jsonl`: how each clip was made (voice, rate, pitch, text, degradation);
@@ -40,7 +41,15 @@ from gru_edge.datasets import LIST_FILES, NOISE_FOLDER, UNKNOWN
 from gru_edge.degrade import degrade, draw
 from gru_edge.errors import AudioError, GruEdgeError
 from gru_edge.negatives import audio_files
-from gru_edge.synth import Clip, _words, confusables, find_voices, plan, synthesize
+from gru_edge.synth import (
+    Clip,
+    _words,
+    confusables,
+    find_voices,
+    negative_texts,
+    plan,
+    synthesize,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +70,7 @@ class KeywordData:
     folder: Path
     label: str
     clip_seconds: float
-    counts: dict[str, dict[str, int]]  # voice -> {"positive": n, "confusable": n}
+    counts: dict[str, dict[str, int]]  # voice -> {"positive": n, "confusable": n, "sentence": n}
     failed: int
     seconds: float  # of clean speech
 
@@ -91,7 +100,8 @@ def make_keyword_data(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> KeywordData:
     """Writes the training folder of `phrase` into `out` (see the module's docstring):
-    `count` clips of the phrase and `confusable_count` (default: as many) of its confusables,
+    `count` clips of the phrase and `confusable_count` (default: as many) of what is not the
+    phrase (half confusables, half sentences),
     dealt equally to `voices` (default: every voice installed). `progress(stage, done,
     total)` is called as clips are spoken ("speech") and degraded ("clips")."""
     label = label_of(phrase)
@@ -101,7 +111,7 @@ def make_keyword_data(
     noise_files, noises = _load_noise(noise, seed)  # refused now, not after the speech
     chosen = find_voices(voices)
     spoken = " ".join(_words(phrase))
-    near = confusables([phrase])
+    near = set(confusables([phrase]))
     confusable_count = count if confusable_count is None else confusable_count
     wanted = [
         (label, clip)
@@ -109,8 +119,8 @@ def make_keyword_data(
             [PHRASINGS[i % len(PHRASINGS)].format(spoken) for i in range(count)], chosen, seed
         )
     ]
-    if near and confusable_count:
-        texts = [near[i % len(near)] for i in range(confusable_count)]
+    if confusable_count:  # half near words, half sentences (their loudest second is a clip)
+        texts = negative_texts([phrase], confusable_count, seed)
         wanted += [(UNKNOWN, clip) for clip in plan(texts, chosen, seed + 1)]
 
     tts = out / TTS_FOLDER
@@ -147,7 +157,11 @@ def make_keyword_data(
             write_wav(partial, audio, SAMPLE_RATE)
         return {
             "file": name,
-            "kind": "positive" if kind == label else "confusable",
+            "kind": "positive"
+            if kind == label
+            else "confusable"
+            if clip.text in near
+            else "sentence",
             **asdict(clip),
             "tts_file": f"{TTS_FOLDER}/{files[clip]}",
             "start_s": round(start / SAMPLE_RATE, 3),
@@ -253,7 +267,7 @@ def _validation_files(records: list[dict], seed: int) -> list[str]:
     for (kind, _), names in sorted(groups.items()):
         share = round(len(names) * VALIDATION_FRACTION)
         chosen += rng.sample(names, max(share, 1 if kind == "positive" and len(names) > 1 else 0))
-    for kind in ("positive", "confusable"):  # few clips a voice: at least one of each kind
+    for kind in ("positive", "confusable", "sentence"):  # few clips: one of each kind at least
         names = [r["file"] for r in records if r["kind"] == kind]
         if len(names) > 1 and not set(names) & set(chosen):
             chosen.append(rng.choice(names))

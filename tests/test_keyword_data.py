@@ -50,9 +50,11 @@ def test_the_folder_is_a_dataset_of_the_phrase_and_its_confusables(tmp_path, voi
     records = [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
     positives = [r for r in records if r["kind"] == "positive"]
     near = [r for r in records if r["kind"] == "confusable"]
-    assert len(positives) == 6 and len(near) == 6
+    sentences = [r for r in records if r["kind"] == "sentence"]
+    assert len(positives) == 6 and len(near) == 3 and len(sentences) == 3
+    assert all(len(r["text"].split()) >= 3 for r in sentences)
     assert all(r["text"].rstrip("!.?") == "hey kitchen" for r in positives)
-    assert not any(contains_keyword(r["text"], ["hey kitchen"]) for r in near)
+    assert not any(contains_keyword(r["text"], ["hey kitchen"]) for r in near + sentences)
     assert {r["degradation"]["noise"] for r in records} <= {-1, 0, 1}
     for record in records:
         clip = read_audio(out / record["file"])

@@ -3,8 +3,9 @@
 Every offline text-to-speech voice installed (`make voices` adds more) says the phrase at
 random rates and pitches; each clip goes through a simulated room and microphone
 (reverberation, --noise recordings, band-limiting, level) into DIR/LABEL/ ("hey kitchen" ->
-DIR/hey_kitchen/), and its confusables ("hey chicken", "kitchen", "hey kit", ...) into
-DIR/_unknown_/: the folder-per-label layout of `gru-edge train --data DIR --words LABEL`.
+DIR/hey_kitchen/), and what is not the word into DIR/_unknown_/: its confusables ("hey
+chicken", "kitchen", "hey kit", ...) and random sentences: the folder-per-label layout of
+`gru-edge train --data DIR --words LABEL`.
 DIR/manifest.jsonl says how each clip was made; the clean speech is cached in DIR/_tts_/.
 """
 
@@ -39,7 +40,8 @@ def add_synth_options(command: argparse.ArgumentParser) -> None:
         "--confusables",
         type=int,
         metavar="COUNT",
-        help="clips of words and phrases near it (default: as many as --count)",
+        help="clips of what is not the word, half confusables, half sentences (default: as "
+        "many as --count)",
     )
     command.add_argument(
         "--voices",
@@ -77,9 +79,10 @@ def synthesize_keyword(phrase: str, args: argparse.Namespace, out: Path):
         jobs=args.jobs,
         progress=lambda stage, done, total: print_progress(done, total, stage),
     )
-    print(f"{'voice':<34} {'phrase':>6} {'near':>5}")
+    print(f"{'voice':<34} {'phrase':>6} {'near':>5} {'sentences':>9}")
     for voice, kinds in data.counts.items():
-        print(f"{voice:<34} {kinds.get('positive', 0):>6} {kinds.get('confusable', 0):>5}")
+        made = (kinds.get(kind, 0) for kind in ("positive", "confusable", "sentence"))
+        print(f"{voice:<34} {next(made):>6} {next(made):>5} {next(made):>9}")
     failed = f", {data.failed} failed (see the warnings)" if data.failed else ""
     print(
         f"{data.seconds / 60:.1f} minutes of speech{failed}; clips of {data.clip_seconds:g} s "

@@ -89,7 +89,14 @@ def transfer(backbone: keras.Model, model: keras.Model, freeze: bool) -> list[st
         layer.set_weights(source.get_weights())
         if isinstance(layer, keras.layers.Normalization):
             layer.finalize_state()
-        if freeze:
-            layer.trainable = False
         copied.append(layer.name)
+    if freeze:
+        freeze_below_head(model)
     return copied
+
+
+def freeze_below_head(model: keras.Model) -> None:
+    """Only the head learns from now on (before the model is compiled)."""
+    for layer in model.layers:
+        if layer.weights and layer.name != HEAD:
+            layer.trainable = False

@@ -3,7 +3,8 @@
 The stages, each in its own part of RUN_DIR, each skipped when a killed or finished run
 already did it (run the same command again to continue):
 
-1. `data/`: synthetic clips of the phrase and of its confusables (`gru_edge.keyword_data`);
+1. `data/`: synthetic clips of the phrase, its confusables and sentences
+   (`gru_edge.keyword_data`);
 2. `clips/`: a clip-recipe run starting from a backbone (the shipped model's layers by
    default, `gru_edge.training.backbone`) under a new head;
 3. `stream/` (with negative audio): a stream-recipe run from it, the phrase placed inside the
@@ -129,7 +130,6 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
             config.training,
             recipe="stream",
             backbone="",
-            freeze_backbone=False,
             init_from=str(last),
             epochs=request.stream_epochs,
             learning_rate=config.training.learning_rate / 3,
@@ -155,9 +155,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         round_config = replace(
             round_config,
             data=replace(round_config.data, hard_negatives=(str(run_dir / "mined"),)),
-            training=replace(
-                round_config.training, backbone="", freeze_backbone=False, init_from=str(last)
-            ),
+            training=replace(round_config.training, backbone="", init_from=str(last)),
         )
         if not request.negatives:  # the mined windows are taught in the stream recipe
             round_config = replace(
@@ -266,8 +264,8 @@ def _evaluate(
     model: Path, data: KeywordData, request: KeywordRun, view: Path | None, folder: Path
 ) -> dict:
     """The figures of the card: the synthetic validation clips; the real recordings of
-    `positives` as clips and over a stream inside the test part of the negative audio; that
-    negative audio alone."""
+    `positives` as clips, over a stream inside the test part of the negative audio, and over
+    the noise floor alone; that negative audio alone."""
     folder.mkdir(parents=True, exist_ok=True)
     figures = {}
     synthetic = clip_accuracy(model, data.folder, split="validation")
@@ -285,6 +283,14 @@ def _evaluate(
             json_out=folder / "positives.stream.json",
         )
         figures["positives_stream"] = _stream_figures(stream)
+        quiet = evaluate(  # the same keywords over the noise floor alone, nobody talking
+            model,
+            view,
+            streaming=True,
+            hours=request.eval_hours,
+            json_out=folder / "positives.noise_stream.json",
+        )
+        figures["positives_noise_stream"] = _stream_figures(quiet)
     if negatives:
         alone = evaluate(
             model,
@@ -407,7 +413,8 @@ def model_card(summary: dict, request: KeywordRun) -> str:
         "## Data: synthetic speech only",
         "",
         f"{sum(k.get('positive', 0) for k in data['counts'].values())} clips of the phrase and "
-        f"{sum(k.get('confusable', 0) for k in data['counts'].values())} of its confusables, "
+        f"{sum(k.get('confusable', 0) for k in data['counts'].values())} of its confusables "
+        f"and {sum(k.get('sentence', 0) for k in data['counts'].values())} sentences, "
         f"{data['seconds'] / 60:.1f} min of clean speech, in clips of {data['clip_seconds']} s "
         f"through simulated rooms and microphones"
         + (f" with noise from {', '.join(map(str, request.noise))}" if request.noise else "")
@@ -415,10 +422,11 @@ def model_card(summary: dict, request: KeywordRun) -> str:
         + (", ".join(map(str, request.negatives)) if request.negatives else "none")
         + ".",
         "",
-        "| voice | phrase | confusables |",
-        "|---|---:|---:|",
+        "| voice | phrase | confusables | sentences |",
+        "|---|---:|---:|---:|",
         *(
-            f"| {voice} | {kinds.get('positive', 0)} | {kinds.get('confusable', 0)} |"
+            f"| {voice} | {kinds.get('positive', 0)} | {kinds.get('confusable', 0)} | "
+            f"{kinds.get('sentence', 0)} |"
             for voice, kinds in data["counts"].items()
         ),
         "",
@@ -452,7 +460,7 @@ def model_card(summary: dict, request: KeywordRun) -> str:
         f"- Synthetic validation clips found: {_percent(figures['synthetic_validation_recall'])}."
     )
     if "positives_clip_recall" in figures:
-        stream = figures["positives_stream"]
+        stream, quiet = figures["positives_stream"], figures["positives_noise_stream"]
         lines += [
             f"- Real recordings ({request.positives}), one clip at a time: "
             f"{_percent(figures['positives_clip_recall'])} found.",
@@ -461,6 +469,11 @@ def model_card(summary: dict, request: KeywordRun) -> str:
             f"{stream['fa_per_hour']:.1f} false accepts per hour at the model's threshold; "
             f"{_percent(stream['recall_at_0.5_fa_per_hour'])} at <= 0.5 per hour (threshold "
             f"{stream['threshold_at_0.5_fa_per_hour']}).",
+            f"- The same keywords and other words over the noise floor alone: "
+            f"{_percent(quiet['recall_at_0.5_fa_per_hour'])} found at <= 0.5 false accepts per "
+            f"hour (threshold {quiet['threshold_at_0.5_fa_per_hour']}); "
+            f"{_percent(quiet['recall'])} at {quiet['fa_per_hour']:.1f} per hour at the model's "
+            f"threshold.",
         ]
     else:
         lines.append(

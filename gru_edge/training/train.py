@@ -29,7 +29,13 @@ from gru_edge.evaluation.clips import classification_metrics
 from gru_edge.modelfile import is_keyword
 from gru_edge.negatives import NegativeAudio, load_negatives, load_windows
 from gru_edge.plots import plot_confusion, plot_history
-from gru_edge.training.backbone import backbone_file, check_features, load_backbone, transfer
+from gru_edge.training.backbone import (
+    backbone_file,
+    check_features,
+    freeze_below_head,
+    load_backbone,
+    transfer,
+)
 from gru_edge.training.checkpoints import (
     EpochCheckpoint,
     ResumableEarlyStopping,
@@ -253,12 +259,6 @@ def _fit(
             model = keras.models.load_model(checkpoint)
         else:
             model = _new_model(dataset, config, steps)
-            if training.backbone:
-                logger.info("backbone: %s", backbone_file(training.backbone))
-            elif training.init_from:
-                start = Path(training.init_from) / "best.keras"
-                logger.info("starting from the weights of %s", start)
-                model.set_weights(keras.models.load_model(start, compile=False).get_weights())
     logger.info("model: %s parameters", f"{model.count_params():,}")
     early_stopping = ResumableEarlyStopping(
         list(state.history.get(monitor, [])), monitor, patience=training.early_stopping_patience
@@ -307,9 +307,16 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
         all_frames=stream,
     )
     if training.backbone:  # its layers below the head, its normalization among them
+        logger.info("backbone: %s", backbone_file(training.backbone))
         backbone = load_backbone(training.backbone)
         check_features(backbone, config.features)
         transfer(backbone, model, training.freeze_backbone)
+    elif training.init_from:
+        start = Path(training.init_from) / "best.keras"
+        logger.info("starting from the weights of %s", start)
+        model.set_weights(keras.models.load_model(start, compile=False).get_weights())
+        if training.freeze_backbone:
+            freeze_below_head(model)
     else:  # the normalization learns each mel bin's mean and variance from clean clips
         clean = evaluation_batches(dataset.clips["train"], len(dataset.labels), training.batch_size)
         front_end = model.get_layer("front_end")
