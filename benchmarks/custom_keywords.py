@@ -3,7 +3,9 @@
 For each of `--words` (default: stop, left), `gru-edge train --keyword WORD` makes a model from
 synthetic voices alone and is measured on every real recording of the word in `--data` (a
 Speech Commands layout): over a stream of its other words inside the test part of the negative
-audio, over the noise floor alone, and one clip at a time. No real recording of the word is
+audio, over the noise floor alone, and one clip at a time. Real speech that is not the word
+is trained on as negative audio: `--negatives` and the training clips of the dataset's other
+words (the stream's other words are their held-out clips). No real recording of the word is
 ever trained on: the backbone is not the shipped model (which heard them) but one trained here
 on `--data` with the words removed altogether (not even as unknown words), by the shipped
 model's recipe (`--backbone-config`, default models/kws12/config.toml) minus its words.
@@ -55,6 +57,24 @@ def without_words(data: Path, words: list[str], view: Path) -> Path:
             ]
             write_text(view / name, "".join(f"{line}\n" for line in kept))
     return view
+
+
+def other_words(data: Path, word: str, out: Path) -> Path:
+    """The training clips (on neither list) of every other word in `data`, as links in one
+    folder per word: real speech that is not the word, taught as negative audio. The
+    evaluation's stream of other words takes only their listed clips (`positives_view`)."""
+    listed = set()
+    for name in LIST_FILES.values():
+        listed |= set((data / name).read_text().split()) if (data / name).is_file() else set()
+    for folder in sorted(p for p in data.iterdir() if p.is_dir() and p.name != word):
+        if folder.name.startswith("_"):
+            continue
+        (out / folder.name).mkdir(parents=True, exist_ok=True)
+        for clip in sorted(folder.glob("*.wav")):
+            link = out / folder.name / clip.name
+            if f"{folder.name}/{clip.name}" not in listed and not link.exists():
+                link.symlink_to(clip.resolve())
+    return out
 
 
 def backbone(data: Path, words: list[str], work: Path, config_path: Path) -> Path:
@@ -140,7 +160,7 @@ def main() -> None:
             run,
             count=args.count,
             noise=args.noise,
-            negatives=args.negatives,
+            negatives=[*args.negatives, other_words(args.data, word, args.work / f"not_{word}")],
             backbone=str(start),
             stream_epochs=args.stream_epochs,
             positives=args.data,

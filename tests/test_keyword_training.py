@@ -1,5 +1,6 @@
 """A custom wake word in one command, on a tiny budget: a backbone's layers under a new head,
-synthetic clips, a stream round over negative audio, export, evaluation on "real"
+synthetic clips, a stream round over negative audio, a round of mined negatives, export,
+evaluation on "real"
 recordings, the model card; a killed or repeated command continues; an unfit model is said
 to be unfit. The backbone is the suite's tiny model (the shipped one is checked for its
 settings only: it is too big to train here in seconds)."""
@@ -27,7 +28,7 @@ from gru_edge.training.backbone import (
     model_config,
     transfer,
 )
-from gru_edge.training.keyword import KeywordRun, train_keyword, verdict
+from gru_edge.training.keyword import KeywordRun, positives_view, train_keyword, verdict
 from gru_edge.training.model import build_model
 
 SMALL = (
@@ -107,6 +108,8 @@ def test_one_command_from_text_to_a_model_card(tmp_path, tiny_run, voices):
         epochs=2,
         stream_epochs=1,
         positives=real,
+        mine=[talk],
+        mine_min_score=0.01,  # the tiny model "fires" everywhere: windows for a second round
         quantizations=("float32",),
         config=Config.from_toml(config),
         eval_hours=0.02,
@@ -117,7 +120,10 @@ def test_one_command_from_text_to_a_model_card(tmp_path, tiny_run, voices):
     except GruEdgeError as e:  # a model this small and short may be unfit: said, card written
         assert "never fires" in str(e) or "fires on everything" in str(e)
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary["rounds"]) == {"clips", "stream"}
+    assert set(summary["rounds"]) == {"clips", "stream", "mined"}
+    mined = summary["rounds"]["mined"]
+    assert mined["windows"]["windows"] > 0 and mined["recipe"] == "stream"
+    assert len(list((run / "mined").rglob("*.wav"))) == mined["windows"]["windows"]
     assert summary["rounds"]["stream"]["recipe"] == "stream"
     assert Path(summary["files"]["float32"]["file"]) == run / "stop.tflite"
     assert (run / "stop.tflite").is_file() and summary["runtime_us_per_10ms"] > 0
@@ -146,3 +152,15 @@ def test_the_command_refuses_bad_positives_before_any_work(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main([*argv, "--positives", str(tmp_path / "empty")]) != 0
     assert "no recording" in capsys.readouterr().err and not (out / "data").exists()
+
+
+def test_real_recordings_are_all_test_clips_and_other_words_only_held_out_ones(tmp_path, tiny_data):
+    view = positives_view(tiny_data, "yes", tmp_path / "run")
+    tested = set((view / "testing_list.txt").read_text().split())
+    held_out = set((tiny_data / "validation_list.txt").read_text().split())
+    held_out |= set((tiny_data / "testing_list.txt").read_text().split())
+    every_yes = {f"yes/{p.name}" for p in (tiny_data / "yes").glob("*.wav")}
+    assert every_yes <= tested
+    others = {name for name in tested if not name.startswith("yes/")}
+    assert others and others <= held_out  # their training clips may be negatives
+    assert (view / "_background_noise_").is_dir()

@@ -77,6 +77,7 @@ class KeywordRun:
     stream_epochs: int = STREAM_EPOCHS
     positives: Path | None = None
     mine: Sequence[str | Path] = ()
+    mine_min_score: float = 0.5  # the smoothed score that counts as (nearly) firing
     quantizations: Sequence[str] = ("dynamic", "float32")
     chunk_frames: int = 20
     config: Config | None = None
@@ -90,7 +91,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     started = time.monotonic()
     stages = ["synthesize", "train on clips"]
     stages += ["train on the stream"] if request.negatives else []
-    stages += ["mine", "train on mined negatives"] if request.mine else []
+    stages += ["mine, and train on what was mined"] if request.mine else []
     stages += ["export and calibrate", "evaluate"]
     step = iter(range(1, len(stages) + 1))
 
@@ -138,36 +139,10 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         rounds["stream"] = _round(run_dir / "stream", data, replace(config, training=stream))
         last = run_dir / "stream"
     if request.mine:
-        stage("mine")
-        report = exporting.export(
-            last,
-            run_dir / "mining" / f"{data.label}.tflite",
-            ["float32"],
-            chunk_frames=request.chunk_frames,
-            stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
-            negatives=list(request.negatives or request.mine),
-        )
-        model = report["variants"]["float32"]["file"]
-        mined = mine(model, list(request.mine), run_dir / "mined", "train")
-        logger.info("mined %s windows", mined)
-        stage("train on mined negatives")
-        round_config = Config.from_toml(last / "config.toml")
-        round_config = replace(
-            round_config,
-            data=replace(round_config.data, hard_negatives=(str(run_dir / "mined"),)),
-            training=replace(round_config.training, backbone="", init_from=str(last)),
-        )
-        if not request.negatives:  # the mined windows are taught in the stream recipe
-            round_config = replace(
-                round_config,
-                data=replace(round_config.data, negatives=tuple(str(m) for m in request.mine)),
-                training=replace(
-                    round_config.training, recipe="stream", epochs=request.stream_epochs
-                ),
-            )
-        rounds["mined"] = _round(run_dir / "mined_round", data, round_config)
-        rounds["mined"]["windows"] = mined
-        last = run_dir / "mined_round"
+        stage("mine, and train on what was mined")
+        rounds["mined"] = _mining_round(run_dir, last, data, request, config)
+        if rounds["mined"]["windows"]["windows"]:
+            last = run_dir / "mined_round"
 
     stage("export and calibrate")
     out = run_dir / f"{data.label}.tflite"
@@ -208,6 +183,48 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     if summary["verdict"] != "ok":
         raise GruEdgeError(f"{main}: {summary['verdict']}; see {run_dir / CARD}")
     return summary
+
+
+def _mining_round(
+    run_dir: Path, last: Path, data: KeywordData, request: KeywordRun, config: Config
+) -> dict:
+    """The windows of the `mine` audio's training part where the last round's model fires,
+    then a stream round from it with them as hard negatives (and that audio as negatives).
+    Nothing mined, no round: the summary says so."""
+    mined = run_dir / "mined"
+    if not (run_dir / "mined_round" / "metrics.json").is_file():
+        report = exporting.export(
+            last,
+            run_dir / "mining" / f"{data.label}.tflite",
+            ["float32"],
+            chunk_frames=request.chunk_frames,
+            stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
+            negatives=list(request.negatives or request.mine),
+        )
+        model = report["variants"]["float32"]["file"]
+        found = mine(model, list(request.mine), mined, "train", request.mine_min_score)
+        write_text(run_dir / "mining" / "mined.json", json.dumps(found, indent=1))
+    found = json.loads((run_dir / "mining" / "mined.json").read_text())
+    if not found["windows"]:
+        logger.info("nothing mined: the model fires nowhere in that audio; no second round")
+        return {"windows": found}
+    previous = Config.from_toml(last / "config.toml")
+    round_config = replace(
+        previous,
+        data=replace(
+            previous.data,
+            negatives=tuple(dict.fromkeys((*previous.data.negatives, *map(str, request.mine)))),
+            hard_negatives=(str(mined),),
+        ),
+        training=replace(
+            previous.training,
+            recipe="stream",
+            backbone="",
+            init_from=str(last),
+            epochs=request.stream_epochs,
+        ),
+    )
+    return {**_round(run_dir / "mined_round", data, round_config), "windows": found}
 
 
 def _config(request: KeywordRun, data: KeywordData) -> Config:
@@ -322,9 +339,11 @@ def _stream_figures(result: dict) -> dict:
 def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
     """RUN_DIR/eval/positives/: a test-only dataset of real recordings of the phrase, made of
     links. `positives` is either in the folder-per-word layout with a folder named like the
-    label (its other word folders are then the stream's other words, its noise the noise
-    floor), or a plain folder of recordings of the phrase (then the synthetic confusables of
-    RUN_DIR/data are the other words)."""
+    label (every clip of it is a test clip; its other word folders are the stream's other
+    words, only their validation and testing clips where it has lists, so that their
+    training clips can be negatives; its noise is the noise floor), or a plain folder of
+    recordings of the phrase (then the synthetic confusables of RUN_DIR/data are the other
+    words)."""
     if not positives.is_dir():
         raise GruEdgeError(f"--positives {positives} is not a folder of recordings")
     view = run_dir / "eval" / "positives"
@@ -336,12 +355,14 @@ def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
     else:
         (view / label).symlink_to(positives.resolve())
         (view / UNKNOWN).symlink_to((run_dir / "data" / UNKNOWN).resolve())
+    held_out = set().union(*(_listed(positives / name) for name in LIST_FILES.values()))
     recordings = [
         f"{folder.name}/{audio.name}"
         for folder in sorted(view.iterdir())
         if folder.name != NOISE_FOLDER and folder.exists()
         for audio in sorted(folder.iterdir())
         if audio.suffix.lower() in AUDIO_SUFFIXES
+        and (folder.name == label or not held_out or f"{folder.name}/{audio.name}" in held_out)
     ]
     if not any(name.startswith(f"{label}/") for name in recordings):
         raise GruEdgeError(
@@ -350,6 +371,10 @@ def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
         )
     write_text(view / LIST_FILES["test"], "".join(f"{name}\n" for name in recordings))
     return view
+
+
+def _listed(path: Path) -> set[str]:
+    return set(path.read_text().split()) if path.is_file() else set()
 
 
 def verdict(calibration: dict, label: str) -> str:
@@ -442,8 +467,10 @@ def model_card(summary: dict, request: KeywordRun) -> str:
             f"| {name} | {r['recipe']} | {r['epochs']} ({r['best_epoch']}) | {r['seconds']} | "
             f"{r['validation_accuracy']:.3f} |"
             for name, r in summary["rounds"].items()
+            if "recipe" in r
         ),
         "",
+        *_mining_lines(summary["rounds"].get("mined")),
         "## Figures",
         "",
     ]
@@ -492,6 +519,17 @@ def model_card(summary: dict, request: KeywordRun) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _mining_lines(mined: dict | None) -> list[str]:
+    if not mined:
+        return []
+    found = mined["windows"]
+    line = (
+        f"Mining: {found['windows']} windows where the model fired in {found['hours']:.2f} h of "
+        f"the mined audio's training part (score >= {found['min_score']})"
+    )
+    return [line + ("." if found["windows"] else ": no second round."), ""]
 
 
 def _percent(value: float | None) -> str:
