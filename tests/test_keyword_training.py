@@ -28,7 +28,13 @@ from gru_edge.training.backbone import (
     model_config,
     transfer,
 )
-from gru_edge.training.keyword import KeywordRun, positives_view, train_keyword, verdict
+from gru_edge.training.keyword import (
+    KeywordRun,
+    link_real_positives,
+    positives_view,
+    train_keyword,
+    verdict,
+)
 from gru_edge.training.model import build_model
 
 SMALL = (
@@ -164,3 +170,24 @@ def test_real_recordings_are_all_test_clips_and_other_words_only_held_out_ones(t
     others = {name for name in tested if not name.startswith("yes/")}
     assert others and others <= held_out  # their training clips may be negatives
     assert (view / "_background_noise_").is_dir()
+
+
+def test_real_recordings_trained_on_are_not_measured_on(tmp_path, capsys):
+    real = tmp_path / "me"
+    real.mkdir()
+    for speaker in range(30):
+        write_wav(real / f"spk{speaker}_nohash_0.wav", np.zeros(1600, np.float32))
+    run = tmp_path / "run"
+    view = positives_view(real, "stop", run, train_share=True)
+    tested = {
+        name.split("/")[1]
+        for name in (view / "testing_list.txt").read_text().split()
+        if name.startswith("stop/")
+    }
+    (run / "data" / "stop").mkdir(parents=True)
+    trained = link_real_positives(view, "stop", run / "data")
+    linked = {p.name.removeprefix("real-") for p in (run / "data" / "stop").iterdir()}
+    assert trained == len(linked) and linked and tested and not linked & tested
+    assert linked | tested == {p.name for p in real.iterdir()}
+    assert main(["train", "--keyword", "stop", "--out", str(run), "--train-on-positives"]) != 0
+    assert "--train-on-positives needs --positives" in capsys.readouterr().err

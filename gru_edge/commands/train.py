@@ -72,6 +72,12 @@ def add_parser(commands) -> None:
         "a folder per word holding one named like the wake word (LABEL: spaces as _)",
     )
     custom.add_argument(
+        "--train-on-positives",
+        action="store_true",
+        help="train on 80 %% of the --positives recordings too (split by speaker, as Speech "
+        "Commands names them), and measure on the rest",
+    )
+    custom.add_argument(
         "--mine",
         type=Path,
         nargs="+",
@@ -123,6 +129,7 @@ def run_keyword(args: argparse.Namespace) -> None:
         epochs=args.epochs or keyword.CLIP_EPOCHS,
         stream_epochs=args.stream_epochs,
         positives=args.positives,
+        train_on_positives=args.train_on_positives,
         mine=args.mine or (),
         config=Config.from_toml(args.config) if args.config else None,
         eval_hours=args.eval_hours,

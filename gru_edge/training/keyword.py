@@ -36,7 +36,7 @@ import numpy as np
 from gru_edge import __version__
 from gru_edge.atomicfile import write_text
 from gru_edge.config import Config
-from gru_edge.datasets import AUDIO_SUFFIXES, LIST_FILES, NOISE_FOLDER, UNKNOWN
+from gru_edge.datasets import AUDIO_SUFFIXES, LIST_FILES, NOISE_FOLDER, UNKNOWN, which_split
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.calibration import HIGHEST
 from gru_edge.evaluation.clips import clip_accuracy
@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 CARD = "MODEL_CARD.md"
 SUMMARY = "summary.json"
 EVAL_HOURS = 1.0
+REAL_HELD_OUT = (10.0, 10.0)  # validation and testing percentages of --train-on-positives
 # On a CPU: a few minutes a round for a model that reaches its best within them.
 CLIP_EPOCHS = 30
 STREAM_EPOCHS = 15
@@ -78,6 +79,7 @@ class KeywordRun:
     positives: Path | None = None
     mine: Sequence[str | Path] = ()
     mine_min_score: float = 0.5  # the smoothed score that counts as (nearly) firing
+    train_on_positives: bool = False  # 80 % of them by speaker, the rest measured on
     quantizations: Sequence[str] = ("dynamic", "float32")
     chunk_frames: int = 20
     config: Config | None = None
@@ -99,8 +101,11 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         logger.info("[%d/%d] %s", next(step), len(stages), name)
 
     view = None
+    if request.train_on_positives and not request.positives:
+        raise GruEdgeError("--train-on-positives needs --positives DIR")
     if request.positives:  # refused now rather than after the training
-        view = positives_view(Path(request.positives), label_of(request.phrase), run_dir)
+        label = label_of(request.phrase)
+        view = positives_view(Path(request.positives), label, run_dir, request.train_on_positives)
     stage("synthesize")
     data = make_keyword_data(
         request.phrase,
@@ -120,6 +125,12 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         data.seconds / 60,
         data.clip_seconds,
     )
+    real = 0
+    if request.train_on_positives:
+        real = link_real_positives(view, data.label, data.folder)
+        logger.info(
+            "%d real recordings of %s trained on beside the synthetic ones", real, data.label
+        )
     config = _config(request, data)
     rounds = {}
     stage("train on clips")
@@ -152,7 +163,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         list(request.quantizations),
         chunk_frames=request.chunk_frames,
         stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
-        data_description=_description(data, request),
+        data_description=_description(data, request, real),
         negatives=list(request.negatives or request.mine) or None,
     )
     stage("evaluate")
@@ -164,6 +175,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         "label": data.label,
         "gru_edge_version": __version__,
         "data": data.summary(),
+        "real_recordings_trained_on": real,
         "backbone": str(backbone_file(request.backbone)) if request.backbone else "",
         "freeze_backbone": request.freeze_backbone,
         "rounds": rounds,
@@ -249,6 +261,9 @@ def _config(request: KeywordRun, data: KeywordData) -> Config:
             backbone=request.backbone,
             freeze_backbone=request.freeze_backbone,
             early_stopping_patience=min(config.training.early_stopping_patience, 10),
+            # One word against the rest: smoothed targets would cap its score near 0.93,
+            # below the thresholds that hold false accepts to one in hours.
+            label_smoothing=0.0,
         ),
     )
 
@@ -270,11 +285,15 @@ def _round(run_dir: Path, data: KeywordData, config: Config) -> dict:
     }
 
 
-def _description(data: KeywordData, request: KeywordRun) -> str:
+def _description(data: KeywordData, request: KeywordRun, real: int) -> str:
     voices = ", ".join(data.counts)
     backbone = f"; backbone {backbone_file(request.backbone).name}" if request.backbone else ""
+    recordings = f" and {real} real recordings" if real else ""
     phrase = request.phrase
-    return f"synthetic speech of {phrase!r} from {len(data.counts)} voices ({voices}){backbone}"
+    return (
+        f"synthetic speech of {phrase!r} from {len(data.counts)} voices ({voices}){recordings}"
+        f"{backbone}"
+    )
 
 
 def _evaluate(
@@ -336,14 +355,15 @@ def _stream_figures(result: dict) -> dict:
     }
 
 
-def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
+def positives_view(positives: Path, label: str, run_dir: Path, train_share: bool = False) -> Path:
     """RUN_DIR/eval/positives/: a test-only dataset of real recordings of the phrase, made of
     links. `positives` is either in the folder-per-word layout with a folder named like the
     label (every clip of it is a test clip; its other word folders are the stream's other
     words, only their validation and testing clips where it has lists, so that their
     training clips can be negatives; its noise is the noise floor), or a plain folder of
     recordings of the phrase (then the synthetic confusables of RUN_DIR/data are the other
-    words)."""
+    words). With `train_share`, the phrase's recordings that the speaker-hash rule puts in
+    training (`datasets.which_split`, 80 %) are left out: they are trained on."""
     if not positives.is_dir():
         raise GruEdgeError(f"--positives {positives} is not a folder of recordings")
     view = run_dir / "eval" / "positives"
@@ -363,6 +383,7 @@ def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
         for audio in sorted(folder.iterdir())
         if audio.suffix.lower() in AUDIO_SUFFIXES
         and (folder.name == label or not held_out or f"{folder.name}/{audio.name}" in held_out)
+        and not (train_share and folder.name == label and _trained_on(audio))
     ]
     if not any(name.startswith(f"{label}/") for name in recordings):
         raise GruEdgeError(
@@ -371,6 +392,23 @@ def positives_view(positives: Path, label: str, run_dir: Path) -> Path:
         )
     write_text(view / LIST_FILES["test"], "".join(f"{name}\n" for name in recordings))
     return view
+
+
+def _trained_on(recording: Path) -> bool:
+    return which_split(recording, *REAL_HELD_OUT) == "train"
+
+
+def link_real_positives(view: Path, label: str, data: Path) -> int:
+    """Links the training share of the real recordings in `view` (see `positives_view`)
+    into the synthetic data's folder of the phrase; returns how many."""
+    linked = 0
+    for recording in sorted((view / label).iterdir()):
+        if recording.suffix.lower() in AUDIO_SUFFIXES and _trained_on(recording):
+            link = data / label / f"real-{recording.name}"
+            if not link.exists():
+                link.symlink_to(recording.resolve())
+            linked += 1
+    return linked
 
 
 def _listed(path: Path) -> set[str]:
@@ -435,7 +473,13 @@ def model_card(summary: dict, request: KeywordRun) -> str:
         "",
         f"Listen with `gru-edge listen {summary['files'][request.quantizations[0]]['file']}`.",
         "",
-        "## Data: synthetic speech only",
+        "## Data: "
+        + (
+            f"synthetic speech and {summary['real_recordings_trained_on']} real recordings of "
+            f"the phrase (from {request.positives})"
+            if summary["real_recordings_trained_on"]
+            else "synthetic speech only"
+        ),
         "",
         f"{sum(k.get('positive', 0) for k in data['counts'].values())} clips of the phrase and "
         f"{sum(k.get('confusable', 0) for k in data['counts'].values())} of its confusables "
