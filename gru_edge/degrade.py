@@ -24,10 +24,15 @@ DRR_DB = (-2.0, 12.0)  # direct-to-reverberant ratio: far from the microphone to
 BAND_PROBABILITY = 0.5
 LOW_HZ = (60.0, 400.0)  # the microphone's and its case's low cut
 HIGH_HZ = (3400.0, 7500.0)  # telephone band to a good MEMS microphone
-NOISE_PROBABILITY = 0.6
-SNR_DB = (0.0, 25.0)
-LEVEL_DBFS = (-42.0, -12.0)  # the speech's RMS: a quiet voice far away to a shout nearby
+# Training mixes noise in again (augment.noise_probability, the stream recipe's backgrounds):
+# here it is lighter, so that a clip of the word stays the word after both.
+NOISE_PROBABILITY = 0.4
+SNR_DB = (5.0, 30.0)
+LEVEL_DBFS = (-36.0, -12.0)  # the speech's RMS: a quiet voice far away to a shout nearby
 PEAK_DBFS = -1.0
+# Every microphone hears something: a floor of pink noise this far below the voice, so that no
+# clip holds digital silence (a cue real audio never gives).
+FLOOR_DB = (25.0, 50.0)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Degradation:
     noise_start: float = 0.0  # a fraction of the recording
     snr_db: float = 0.0
     level_dbfs: float = -20.0
+    floor_db: float = 40.0  # the pink noise floor, dB below the voice
 
 
 def draw(rng: np.random.Generator, noise_count: int) -> Degradation:
@@ -63,6 +69,7 @@ def draw(rng: np.random.Generator, noise_count: int) -> Degradation:
         noise_start=round(float(rng.random()), 4) if noisy else 0.0,
         snr_db=round(float(rng.uniform(*SNR_DB)), 2) if noisy else 0.0,
         level_dbfs=round(float(rng.uniform(*LEVEL_DBFS)), 2),
+        floor_db=round(float(rng.uniform(*FLOOR_DB)), 2),
     )
 
 
@@ -76,8 +83,8 @@ def degrade(
     seed: int,
 ) -> np.ndarray:
     """`speech` (float) placed at `start` in `length` samples, through `degradation`: the
-    room's reverberation on the voice, the noise at its SNR over the voice, the microphone's
-    band, then the level of the voice (peaks kept under full scale)."""
+    room's reverberation on the voice, the noise at its SNR over the voice, a pink noise
+    floor, the microphone's band, then the level of the voice (peaks kept under full scale)."""
     rng = np.random.default_rng(seed)
     voice = np.zeros(length, np.float64)
     wet = speech.astype(np.float64)
@@ -93,6 +100,10 @@ def degrade(
         if noise_rms > 0 and voice_rms > 0:
             gain = voice_rms / noise_rms * 10 ** (-degradation.snr_db / 20)
             signal = voice + noise * gain
+    floor = _pink(length, rng)
+    voice_rms = _rms(voice[spoken])
+    if voice_rms > 0:
+        signal = signal + floor * (voice_rms * 10 ** (-degradation.floor_db / 20) / _rms(floor))
     if degradation.high_hz:
         signal = band_limit(signal, degradation.low_hz, degradation.high_hz, sample_rate)
     level = _rms(signal[spoken])
@@ -131,6 +142,14 @@ def band_limit(samples: np.ndarray, low_hz: float, high_hz: float, sample_rate: 
     gain *= 0.5 - 0.5 * np.cos(np.pi * below)
     gain *= 0.5 - 0.5 * np.cos(np.pi * above)
     return np.fft.irfft(spectrum * gain, n=len(samples))
+
+
+def _pink(length: int, rng: np.random.Generator) -> np.ndarray:
+    """Pink noise (power falling as 1/f), the colour of most rooms' and microphones' floor."""
+    spectrum = np.fft.rfft(rng.standard_normal(length))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    spectrum[0] = 0
+    return np.fft.irfft(spectrum, n=length)
 
 
 def _convolve(samples: np.ndarray, response: np.ndarray) -> np.ndarray:

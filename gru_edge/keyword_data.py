@@ -13,7 +13,8 @@ reads (`gru_edge.datasets`):
 - `OUT/validation_list.txt`: a tenth of the clips of every voice, to choose checkpoints on (no
   testing list: synthetic voices say nothing about real ones; real recordings do);
 - `OUT/manifest.jsonl`: how each clip was made (voice, rate, pitch, text, degradation);
-- `OUT/_background_noise_/`: links to the noise recordings, which training mixes in too;
+- `OUT/_background_noise_/noise_floor.wav`: ten minutes of pieces of the noise recordings and
+  of white and pink noise, which training mixes in and cuts silence clips from;
 - `OUT/_tts_/`: the clean speech, cached: a second run with more clips or other degradations
   makes only what it lacks.
 
@@ -36,8 +37,7 @@ import numpy as np
 
 from gru_edge.atomicfile import atomic_path, write_text
 from gru_edge.audio import SAMPLE_RATE, read_audio, write_wav
-from gru_edge.config import DataConfig
-from gru_edge.datasets import LIST_FILES, NOISE_FOLDER, UNKNOWN
+from gru_edge.datasets import LIST_FILES, NOISE_FOLDER, UNKNOWN, synthetic_noise
 from gru_edge.degrade import degrade, draw
 from gru_edge.errors import AudioError, GruEdgeError
 from gru_edge.negatives import audio_files
@@ -58,6 +58,8 @@ TTS_FOLDER = "_tts_"
 VALIDATION_FRACTION = 0.1
 MIN_CLIP_SECONDS = 1.0
 CLIP_MARGIN_SECONDS = 0.3  # silence around the slowest voice's phrase, to place it at random
+NOISE_FLOOR_MINUTES = 10.0
+NOISE_PIECE_S = (0.5, 3.0)
 MAX_NOISE_FILES = 300  # of each noise folder, chosen at random: minutes of variety, little memory
 # How the phrase is written: punctuation changes how engines say it (a command, a statement).
 PHRASINGS = ("{}", "{}!", "{}.", "{}?")
@@ -176,17 +178,7 @@ def make_keyword_data(
             if progress:
                 progress("clips", len(records), len(made))
     _remove_stale(out, {record["file"] for record in records})
-    # Each recording is cut in time by the split percentages: its smallest part must hold a clip.
-    long_enough = round(
-        clip_seconds
-        * SAMPLE_RATE
-        * 100
-        / min(DataConfig().validation_percentage, DataConfig().testing_percentage)
-    )
-    _link_noise(
-        out / NOISE_FOLDER,
-        [f for f, n in zip(noise_files, noises, strict=True) if len(n) >= long_enough],
-    )
+    write_noise_floor(out / NOISE_FOLDER, noises, seed)
     write_text(out / MANIFEST, "".join(json.dumps(record) + "\n" for record in records))
     validation = _validation_files(records, seed)
     write_text(out / LIST_FILES["validation"], "".join(f"{name}\n" for name in validation))
@@ -225,18 +217,30 @@ def _load_noise(folders: Sequence[str | Path], seed: int) -> tuple[list[Path], l
     return files, noises
 
 
-def _link_noise(folder: Path, files: list[Path]) -> None:
-    """The noise recordings, linked as the layout's background noise: training mixes them
-    into clips and cuts silence from them, as it does with Speech Commands' own. Only those
-    whose smallest split part (a tenth, cut in time) holds a clip are linked."""
-    if folder.is_dir():
-        for link in folder.iterdir():
-            if link.is_symlink():
-                link.unlink()
-    if files:
-        folder.mkdir(exist_ok=True)
-        for i, path in enumerate(files):
-            (folder / f"{i:04d}-{path.name}").symlink_to(path.resolve())
+def write_noise_floor(folder: Path, noises: list[np.ndarray], seed: int) -> Path:
+    """`folder/noise_floor.wav`: NOISE_FLOOR_MINUTES of pieces of every noise recording and of
+    white and pink noise, each piece at one level, in a seeded random order. Training
+    cuts silence clips from it and mixes it under clips, as with Speech Commands' own noise
+    folder; in pieces, every part of it (the dataset cuts it in time into its splits) holds
+    every kind of noise, and a sound the synthetic clips never had is more likely noise than
+    the word."""
+    rng = np.random.default_rng([seed, 1])
+    sources = [*noises, *synthetic_noise(60.0, SAMPLE_RATE, seed)]
+    pieces, total = [], 0
+    while total < NOISE_FLOOR_MINUTES * 60 * SAMPLE_RATE:
+        source = sources[int(rng.integers(len(sources)))]
+        length = min(len(source), int(rng.uniform(*NOISE_PIECE_S) * SAMPLE_RATE))
+        start = int(rng.integers(len(source) - length + 1))
+        piece = source[start : start + length].astype(np.float64)
+        rms = np.sqrt(np.mean(piece**2))
+        if rms > 0:
+            pieces.append(piece * (0.05 / rms))
+            total += length
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "noise_floor.wav"
+    with atomic_path(path) as partial:
+        write_wav(partial, np.clip(np.concatenate(pieces), -1, 1).astype(np.float32), SAMPLE_RATE)
+    return path
 
 
 def _remove_stale(out: Path, kept: set[str]) -> None:

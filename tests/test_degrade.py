@@ -27,18 +27,22 @@ def band_energy(samples: np.ndarray, low: float, high: float) -> float:
 
 def test_the_voice_lands_at_its_level_where_it_was_placed():
     speech = tone_burst()
-    clip = degrade(speech, Degradation(level_dbfs=-30.0), RATE, 4000, [], RATE, seed=0)
+    drawn = Degradation(level_dbfs=-30.0, floor_db=40.0)
+    clip = degrade(speech, drawn, RATE, 4000, [], RATE, seed=0)
     assert len(clip) == RATE and clip.dtype == np.float32
-    assert np.all(clip[:4000] == 0) and np.all(clip[4000 + len(speech) :] == 0)
     assert abs(rms_dbfs(clip[4000 : 4000 + len(speech)]) - -30.0) < 0.01
+    # Before and after the voice: its floor, 40 dB under it, never digital silence.
+    assert abs(rms_dbfs(clip[:4000]) - -70.0) < 2.0 and np.all(clip[4000 + len(speech) :] != 0)
 
 
 def test_noise_is_mixed_at_the_drawn_snr_over_the_voice():
     noise = np.random.default_rng(1).standard_normal(3 * RATE).astype(np.float32)
     speech = tone_burst()
-    drawn = Degradation(noise=0, noise_start=0.5, snr_db=10.0, level_dbfs=-20.0)
+    drawn = Degradation(noise=0, noise_start=0.5, snr_db=10.0, level_dbfs=-20.0, floor_db=200.0)
     clip = degrade(speech, drawn, RATE, 0, [noise], RATE, seed=0)
-    alone = degrade(speech, Degradation(level_dbfs=-20.0), RATE, 0, [], RATE, seed=0)
+    alone = degrade(
+        speech, Degradation(level_dbfs=-20.0, floor_db=200.0), RATE, 0, [], RATE, seed=0
+    )
     # Same gain on both parts: the noise is the difference, scaled alike.
     spoken = slice(0, len(speech))
     scale = np.sqrt(np.mean(clip[spoken] ** 2)) / np.sqrt(np.mean(alone[spoken] ** 2))
@@ -50,7 +54,7 @@ def test_noise_is_mixed_at_the_drawn_snr_over_the_voice():
 
 def test_reverberation_leaves_a_decaying_tail_after_the_voice():
     speech = tone_burst(0.3)
-    drawn = Degradation(rt60=0.5, drr_db=0.0, level_dbfs=-20.0)
+    drawn = Degradation(rt60=0.5, drr_db=0.0, level_dbfs=-20.0, floor_db=200.0)
     clip = degrade(speech, drawn, RATE, 0, [], RATE, seed=3)
     tail = clip[len(speech) : len(speech) + 4000]
     assert rms_dbfs(tail[:1000]) > rms_dbfs(tail[3000:]) > -90
@@ -74,7 +78,12 @@ def test_draws_are_seeded_and_noise_needs_recordings():
     draws = [draw(np.random.default_rng(seed), 0) for seed in range(200)]
     assert all(d.noise == -1 for d in draws)
     assert 0.4 < np.mean([d.rt60 > 0 for d in draws]) < 0.8
-    assert all(-42 <= d.level_dbfs <= -12 for d in draws)
+    assert all(
+        5 <= d.snr_db <= 30
+        for d in (draw(np.random.default_rng(s), 2) for s in range(50))
+        if d.noise >= 0
+    )
+    assert all(-36 <= d.level_dbfs <= -12 for d in draws)
     speech = tone_burst()
     drawn = draw(np.random.default_rng(5), 1)
     noise = [np.random.default_rng(0).standard_normal(RATE).astype(np.float32)]

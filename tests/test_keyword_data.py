@@ -64,7 +64,9 @@ def test_the_folder_is_a_dataset_of_the_phrase_and_its_confusables(tmp_path, voi
     assert dataset.labels == ("_silence_", "_unknown_", "hey_kitchen")
     for split in ("train", "validation"):
         assert set(dataset.clips[split].labels.tolist()) == {0, 1, 2}
-    assert dataset.noise_source.startswith("1 files")  # the long one: it holds clips
+    assert dataset.noise_source.startswith("1 files")  # noise_floor.wav: pieces of all noise
+    floor = read_audio(out / "_background_noise_" / "noise_floor.wav")
+    assert len(floor) >= 10 * 60 * 16000 and np.abs(floor).max() <= 1.0
 
 
 def test_a_second_run_is_the_same_and_a_smaller_one_leaves_no_old_clip(tmp_path, voice):

@@ -251,6 +251,9 @@ def _config(request: KeywordRun, data: KeywordData) -> Config:
             words=(data.label,),
             clip_ms=data.clip_seconds * 1000,
             unknown_percentage=100.0,
+            # Noise at any level is not the word: as many silence clips as half the word's,
+            # so that a sound the synthetic data never had falls to silence, not to the word.
+            silence_percentage=50.0,
             negatives=tuple(str(n) for n in request.negatives),
         ),
         model=model,
