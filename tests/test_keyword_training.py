@@ -143,11 +143,13 @@ def test_one_command_from_text_to_a_model_card(tmp_path, tiny_run, voices):
     assert str(real) in card
 
     trained = (run / "clips" / "metrics.json").stat().st_mtime
+    exported = (run / "stop.tflite").stat().st_mtime
     try:  # again: every stage is found done, nothing is trained again
         train_keyword(request)
     except GruEdgeError as e:
         assert summary["verdict"] in str(e)
     assert (run / "clips" / "metrics.json").stat().st_mtime == trained
+    assert (run / "stop.tflite").stat().st_mtime == exported
 
 
 def test_the_command_refuses_bad_positives_before_any_work(tmp_path, capsys):

@@ -13,7 +13,8 @@ already did it (run the same command again to continue):
    wake word): the windows where the model fires, taught as negatives in a second round;
 5. the export of the last round (`LABEL.QUANT.tflite`, thresholds calibrated on the validation
    part of the negative audio), and its evaluation: on real recordings of the phrase when
-   given (`positives`), and on the test part of the negative audio;
+   given (`positives`), and on the test part of the negative audio (the evaluation is done
+   again on a rerun);
 6. `MODEL_CARD.md` and `summary.json`: voices, data, rounds, figures, runtime cost.
 
 A model that never fires on its own validation clips, or fires on the negative audio at every
@@ -157,7 +158,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
 
     stage("export and calibrate")
     out = run_dir / f"{data.label}.tflite"
-    report = exporting.export(
+    report = _exported(out, last, request.quantizations) or exporting.export(
         last,
         out,
         list(request.quantizations),
@@ -195,6 +196,19 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     if summary["verdict"] != "ok":
         raise GruEdgeError(f"{main}: {summary['verdict']}; see {run_dir / CARD}")
     return summary
+
+
+def _exported(out: Path, run: Path, quantizations: Sequence[str]) -> dict | None:
+    """The report of an earlier export of `run` into `out` with these quantizations, when
+    its files are all there: a repeated command does not export again."""
+    path = out.with_name(f"{out.stem}.report.json")
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    variants = report.get("variants", {})
+    if report.get("run") != str(run) or set(variants) != set(quantizations):
+        return None
+    return report if all(Path(v["file"]).is_file() for v in variants.values()) else None
 
 
 def _mining_round(
