@@ -103,9 +103,9 @@ def make_keyword_data(
 ) -> KeywordData:
     """Writes the training folder of `phrase` into `out` (see the module's docstring):
     `count` clips of the phrase and `confusable_count` (default: as many) of what is not the
-    phrase (half confusables, half sentences),
-    dealt equally to `voices` (default: every voice installed). `progress(stage, done,
-    total)` is called as clips are spoken ("speech") and degraded ("clips")."""
+    phrase (half confusables, half sentences), dealt equally to `voices` (default: every voice
+    installed). `progress(stage, done, total)` is called as clips are spoken ("speech") and
+    degraded ("clips")."""
     label = label_of(phrase)
     if count < 1:
         raise GruEdgeError(f"--count must be at least 1 clip of {phrase!r}, got {count}")
@@ -157,13 +157,10 @@ def make_keyword_data(
         (out / kind).mkdir(parents=True, exist_ok=True)
         with atomic_path(out / name) as partial:
             write_wav(partial, audio, SAMPLE_RATE)
+        what = "positive" if kind == label else "confusable" if clip.text in near else "sentence"
         return {
             "file": name,
-            "kind": "positive"
-            if kind == label
-            else "confusable"
-            if clip.text in near
-            else "sentence",
+            "kind": what,
             **asdict(clip),
             "tts_file": f"{TTS_FOLDER}/{files[clip]}",
             "start_s": round(start / SAMPLE_RATE, 3),

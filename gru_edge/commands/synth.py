@@ -63,13 +63,13 @@ def add_synth_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def synthesize_keyword(phrase: str, args: argparse.Namespace, out: Path):
-    """Runs the synthesis the options ask for, with progress; prints what each voice made."""
+def run(args: argparse.Namespace) -> None:
     from gru_edge.commands.shared import print_progress
     from gru_edge.keyword_data import make_keyword_data
 
+    out = args.out
     data = make_keyword_data(
-        phrase,
+        args.phrase,
         out,
         count=args.count,
         confusable_count=args.confusables,
@@ -88,8 +88,3 @@ def synthesize_keyword(phrase: str, args: argparse.Namespace, out: Path):
         f"{data.seconds / 60:.1f} minutes of speech{failed}; clips of {data.clip_seconds:g} s "
         f"in {out}/{data.label}/ and {out}/_unknown_/ (manifest.jsonl says how each was made)"
     )
-    return data
-
-
-def run(args: argparse.Namespace) -> None:
-    synthesize_keyword(args.phrase, args, args.out)

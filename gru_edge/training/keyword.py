@@ -36,7 +36,7 @@ import numpy as np
 
 from gru_edge import __version__
 from gru_edge.atomicfile import write_text
-from gru_edge.config import Config
+from gru_edge.config import Config, TrainingConfig
 from gru_edge.datasets import AUDIO_SUFFIXES, LIST_FILES, NOISE_FOLDER, UNKNOWN, which_split
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.calibration import HIGHEST
@@ -140,11 +140,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     if request.negatives:
         stage("train on the stream")
         stream = replace(
-            config.training,
-            recipe="stream",
-            backbone="",
-            init_from=str(last),
-            epochs=request.stream_epochs,
+            _stream_round(config.training, last, request.stream_epochs),
             learning_rate=config.training.learning_rate / 3,
             warmup_epochs=1,
         )
@@ -242,15 +238,14 @@ def _mining_round(
             negatives=tuple(dict.fromkeys((*previous.data.negatives, *map(str, request.mine)))),
             hard_negatives=(str(mined),),
         ),
-        training=replace(
-            previous.training,
-            recipe="stream",
-            backbone="",
-            init_from=str(last),
-            epochs=request.stream_epochs,
-        ),
+        training=_stream_round(previous.training, last, request.stream_epochs),
     )
     return {**_round(run_dir / "mined_round", data, round_config), "windows": found}
+
+
+def _stream_round(training: TrainingConfig, last: Path, epochs: int) -> TrainingConfig:
+    """A stream-recipe round that starts from the whole model of the round before."""
+    return replace(training, recipe="stream", backbone="", init_from=str(last), epochs=epochs)
 
 
 def _config(request: KeywordRun, data: KeywordData) -> Config:
