@@ -55,7 +55,8 @@ def add_synth_options(command: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="DIR",
-        help="folders of background noise (any audio) mixed into most clips (default: none)",
+        help="folders of background noise (any audio), mixed into 40 %% of the clips and cut "
+        "into the silence clips (default: none)",
     )
     command.add_argument("--seed", type=int, default=0)
     command.add_argument(

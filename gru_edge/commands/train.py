@@ -31,7 +31,11 @@ def add_parser(commands) -> None:
     command.add_argument("--out", type=Path, required=True, help="the run folder to write")
     command.add_argument("--config", type=Path, help="a TOML settings file (see `gru-edge config`)")
     command.add_argument("--words", help="the keywords, comma-separated (default: data.words)")
-    command.add_argument("--epochs", type=int, help="number of epochs (default: training.epochs)")
+    command.add_argument(
+        "--epochs",
+        type=int,
+        help="number of epochs (default: training.epochs; with --keyword, 30 for its clip round)",
+    )
     add_negatives_option(
         command,
         "folders of audio with no keyword (speech, music, noise; any length and format), "
