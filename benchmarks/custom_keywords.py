@@ -32,9 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gru_edge.atomicfile import write_text  # noqa: E402
 from gru_edge.config import Config  # noqa: E402
-from gru_edge.datasets import LIST_FILES  # noqa: E402
-from gru_edge.errors import GruEdgeError  # noqa: E402
-from gru_edge.training.keyword import KeywordRun, train_keyword  # noqa: E402
+from gru_edge.datasets import LIST_FILES, which_split  # noqa: E402
+from gru_edge.training.keyword import (  # noqa: E402
+    REAL_HELD_OUT,
+    KeywordRun,
+    UnfitModelError,
+    train_keyword,
+)
 from gru_edge.training.train import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +76,13 @@ def other_words(data: Path, word: str, out: Path) -> Path:
         (out / folder.name).mkdir(parents=True, exist_ok=True)
         for clip in sorted(folder.glob("*.wav")):
             link = out / folder.name / clip.name
-            if f"{folder.name}/{clip.name}" not in listed and not link.exists():
+            # without lists, the speaker-hash rule holds clips out, as positives_view does
+            held_out = (
+                f"{folder.name}/{clip.name}" in listed
+                if listed
+                else which_split(clip, *REAL_HELD_OUT) != "train"
+            )
+            if not held_out and not link.exists():
                 link.symlink_to(clip.resolve())
     return out
 
@@ -168,7 +178,7 @@ def main() -> None:
         )
         try:
             train_keyword(request)
-        except GruEdgeError as e:  # an unfit model is a result too: its card says why
+        except UnfitModelError as e:  # an unfit model is a result too: its card says why
             logging.warning("%s", e)
         results[word] = figures(run, word)
     report = {"command": sys.argv, "backbone": str(start), "words": results}

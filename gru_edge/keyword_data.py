@@ -15,8 +15,8 @@ reads (`gru_edge.datasets`):
 - `OUT/manifest.jsonl`: how each clip was made (voice, rate, pitch, text, degradation);
 - `OUT/_background_noise_/noise_floor.wav`: ten minutes of pieces of the noise recordings and
   of white and pink noise, which training mixes in and cuts silence clips from;
-- `OUT/_tts_/`: the clean speech, cached: a second run with more clips or other degradations
-  makes only what it lacks.
+- `OUT/_tts_/`: the clean speech, cached: the same request again makes no speech (another
+  count draws other rates and pitches, so mostly new speech).
 
 The same seed, texts, voices and noise give the same files. No TensorFlow here.
 """
@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -39,8 +40,8 @@ from gru_edge.atomicfile import atomic_path, write_text
 from gru_edge.audio import SAMPLE_RATE, read_audio, write_wav
 from gru_edge.datasets import LIST_FILES, NOISE_FOLDER, UNKNOWN, synthetic_noise
 from gru_edge.degrade import degrade, draw
-from gru_edge.errors import AudioError, GruEdgeError
-from gru_edge.negatives import audio_files
+from gru_edge.errors import GruEdgeError
+from gru_edge.negatives import NegativeAudioError, load_negatives
 from gru_edge.synth import (
     Clip,
     _words,
@@ -57,6 +58,7 @@ MANIFEST = "manifest.jsonl"
 TTS_FOLDER = "_tts_"
 VALIDATION_FRACTION = 0.1
 MIN_CLIP_SECONDS = 1.0
+MIN_CLIPS = 4  # of each kind: with half confusables, half sentences, two of each
 CLIP_MARGIN_SECONDS = 0.3  # silence around the slowest voice's phrase, to place it at random
 NOISE_FLOOR_MINUTES = 10.0
 NOISE_PIECE_S = (0.5, 3.0)
@@ -81,9 +83,16 @@ class KeywordData:
 
 
 def label_of(phrase: str) -> str:
-    """The phrase as a label and folder name: "Hey Kitchen!" -> "hey_kitchen"."""
+    """The phrase as a label and folder name: "Hey Kitchen!" -> "hey_kitchen". Letters
+    beyond a-z and digits are refused: the voices would not say what was meant."""
+    unsayable = sorted(set(re.sub(r"[a-z' .,!?-]", "", phrase.lower())))
+    if unsayable:
+        raise GruEdgeError(
+            f"the wake word {phrase!r} holds {''.join(unsayable)!r}: write it in the letters "
+            f"a-z as it is said (numbers as words, 'jurgen' for 'jürgen')"
+        )
     words = _words(phrase)
-    if not words:
+    if not any(re.search("[a-z]", word) for word in words):
         raise GruEdgeError(
             f"the wake word {phrase!r} has no letters: give it as text, e.g. 'hey kitchen'"
         )
@@ -107,23 +116,23 @@ def make_keyword_data(
     installed). `progress(stage, done, total)` is called as clips are spoken ("speech") and
     degraded ("clips")."""
     label = label_of(phrase)
-    if count < 1:
-        raise GruEdgeError(f"--count must be at least 1 clip of {phrase!r}, got {count}")
+    confusable_count = count if confusable_count is None else confusable_count
+    for option, value in (("--count", count), ("--confusables", confusable_count)):
+        if value < MIN_CLIPS:  # a clip to train on and one to choose the checkpoint with
+            raise GruEdgeError(f"{option} must be at least {MIN_CLIPS}, got {value}")
     out = Path(out)
     noise_files, noises = _load_noise(noise, seed)  # refused now, not after the speech
     chosen = find_voices(voices)
     spoken = " ".join(_words(phrase))
     near = set(confusables([phrase]))
-    confusable_count = count if confusable_count is None else confusable_count
     wanted = [
         (label, clip)
         for clip in plan(
             [PHRASINGS[i % len(PHRASINGS)].format(spoken) for i in range(count)], chosen, seed
         )
     ]
-    if confusable_count:  # half near words, half sentences (their loudest second is a clip)
-        texts = negative_texts([phrase], confusable_count, seed)
-        wanted += [(UNKNOWN, clip) for clip in plan(texts, chosen, seed + 1)]
+    texts = negative_texts([phrase], confusable_count, seed)  # sentences: their loudest clip
+    wanted += [(UNKNOWN, clip) for clip in plan(texts, chosen, seed + 1)]
 
     tts = out / TTS_FOLDER
     unique = list(dict.fromkeys(clip for _, clip in wanted))
@@ -193,24 +202,23 @@ def make_keyword_data(
 
 
 def _load_noise(folders: Sequence[str | Path], seed: int) -> tuple[list[Path], list[np.ndarray]]:
-    """The noise recordings clips are mixed with: up to MAX_NOISE_FILES of each folder (any
-    depth, any format), chosen at random. A folder without audio is refused; a file that
-    cannot be read is skipped with a warning."""
-    files, noises = [], []
+    """The training part of the noise folders (split by group as negative audio is,
+    `gru_edge.negatives`: the same folders given as --negatives keep their validation and test
+    parts unheard), up to MAX_NOISE_FILES recordings of each, chosen at random."""
+    if not folders:
+        return [], []
+    try:
+        audio = load_negatives(folders, (), SAMPLE_RATE)
+    except NegativeAudioError as e:
+        raise GruEdgeError(f"--noise: {e}") from None
     rng = random.Random(seed)
-    for folder in folders:
-        found = audio_files(Path(folder)) if Path(folder).is_dir() else []
-        if not found:
-            raise GruEdgeError(f"noise folder {folder} holds no audio file (or is not a folder)")
-        for path in sorted(rng.sample(found, min(len(found), MAX_NOISE_FILES))):
-            try:
-                samples = read_audio(path, SAMPLE_RATE)
-            except AudioError as e:
-                logger.warning("noise file skipped: %s", e)
-                continue
-            if len(samples) >= SAMPLE_RATE // 10:
-                files.append(path)
-                noises.append(samples)
+    files, noises = [], []
+    for corpus in sorted({r.corpus for r in audio.recordings}):
+        training = [r for r in audio.split("train") if r.corpus == corpus]
+        for recording in rng.sample(training, min(len(training), MAX_NOISE_FILES)):
+            if recording.length >= SAMPLE_RATE // 10:
+                files.append(recording.path)
+                noises.append(audio.window(recording, 0, recording.length))
     return files, noises
 
 

@@ -37,8 +37,19 @@ def noise_folder(tmp_path):
 
 def test_labels_are_the_words_of_the_phrase():
     assert label_of("Hey Kitchen!") == "hey_kitchen" and label_of("stop") == "stop"
-    with pytest.raises(GruEdgeError, match="no letters"):
-        label_of(" !? ")
+    for nothing in (" !? ", "'"):
+        with pytest.raises(GruEdgeError, match="no letters"):
+            label_of(nothing)
+    for unsayable in ("hey jürgen", "computer 3"):
+        with pytest.raises(GruEdgeError, match="letters a-z"):
+            label_of(unsayable)
+
+
+def test_too_few_clips_are_refused_before_any_speech(tmp_path):
+    for count, confusable_count in ((1, None), (8, 0), (8, 2)):
+        with pytest.raises(GruEdgeError, match="at least 4"):
+            make_keyword_data("stop", tmp_path / "data", count, confusable_count)
+    assert not (tmp_path / "data").exists()
 
 
 def test_the_folder_is_a_dataset_of_the_phrase_and_its_confusables(tmp_path, voice, noise_folder):
@@ -71,7 +82,7 @@ def test_the_folder_is_a_dataset_of_the_phrase_and_its_confusables(tmp_path, voi
 
 def test_a_second_run_is_the_same_and_a_smaller_one_leaves_no_old_clip(tmp_path, voice):
     out = tmp_path / "data"
-    make_keyword_data("stop", out, count=4, confusable_count=2, voices=[voice], jobs=1)
+    make_keyword_data("stop", out, count=6, confusable_count=6, voices=[voice], jobs=1)
     first = {p.name: p.read_bytes() for p in (out / "stop").iterdir()}
     own = out / "stop" / "my_own_recording.wav"
     write_wav(own, np.zeros(1600, np.float32))
@@ -79,8 +90,8 @@ def test_a_second_run_is_the_same_and_a_smaller_one_leaves_no_old_clip(tmp_path,
     make_keyword_data(
         "stop",
         out,
-        count=4,
-        confusable_count=2,
+        count=6,
+        confusable_count=6,
         voices=[voice],
         jobs=1,
         progress=lambda stage, done, total: seen.append(stage),
@@ -88,21 +99,21 @@ def test_a_second_run_is_the_same_and_a_smaller_one_leaves_no_old_clip(tmp_path,
     again = {p.name: p.read_bytes() for p in (out / "stop").iterdir() if p != own}
     assert again == first  # made from the cache, the same draws: the same bytes
     assert "speech" in seen and "clips" in seen
-    make_keyword_data("stop", out, count=2, confusable_count=0, voices=[voice], jobs=1)
-    assert len(list((out / "stop").glob("*_nohash_*.wav"))) == 2
-    assert not list((out / "_unknown_").glob("*.wav")) and own.exists()
+    make_keyword_data("stop", out, count=4, confusable_count=5, voices=[voice], jobs=1)
+    assert len(list((out / "stop").glob("*_nohash_*.wav"))) == 4
+    assert len(list((out / "_unknown_").glob("*.wav"))) == 5 and own.exists()
 
 
 def test_synth_command_prints_each_voice_and_refuses_a_phrase_without_words(
     tmp_path, voice, capsys
 ):
     out = tmp_path / "kitchen"
-    argv = ["synth", "hey kitchen", "--out", str(out), "--count", "2", "--voices", voice]
+    argv = ["synth", "hey kitchen", "--out", str(out), "--count", "4", "--voices", voice]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert voice.replace(":", "-") in printed and "hey_kitchen" in printed
-    assert len(list((out / "hey_kitchen").glob("*.wav"))) == 2
+    assert len(list((out / "hey_kitchen").glob("*.wav"))) == 4
     assert main(["synth", "!!", "--out", str(out)]) != 0
     assert "no letters" in capsys.readouterr().err
     assert main(["synth", "stop", "--out", str(out), "--noise", str(tmp_path / "none")]) != 0
-    assert "noise folder" in capsys.readouterr().err
+    assert "--noise" in capsys.readouterr().err

@@ -7,6 +7,7 @@ settings only: it is too big to train here in seconds)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -24,12 +25,14 @@ from gru_edge.synth import ENGINES, Clip, make_clip
 from gru_edge.training.backbone import (
     SHIPPED,
     BackboneError,
+    finalize_normalization,
     load_backbone,
     model_config,
     transfer,
 )
 from gru_edge.training.keyword import (
     KeywordRun,
+    UnfitModelError,
     link_real_positives,
     positives_view,
     train_keyword,
@@ -123,7 +126,7 @@ def test_one_command_from_text_to_a_model_card(tmp_path, tiny_run, voices):
     )
     try:
         train_keyword(request)
-    except GruEdgeError as e:  # a model this small and short may be unfit: said, card written
+    except UnfitModelError as e:  # a model this small and short may be unfit: said, card written
         assert "never fires" in str(e) or "fires on everything" in str(e)
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["rounds"]) == {"clips", "stream", "mined"}
@@ -144,6 +147,9 @@ def test_one_command_from_text_to_a_model_card(tmp_path, tiny_run, voices):
 
     trained = (run / "clips" / "metrics.json").stat().st_mtime
     exported = (run / "stop.tflite").stat().st_mtime
+    changed = dataclasses.replace(request, count=9)
+    with pytest.raises(GruEdgeError, match=r"other settings \(count\)"):
+        train_keyword(changed)
     try:  # again: every stage is found done, nothing is trained again
         train_keyword(request)
     except GruEdgeError as e:
@@ -187,9 +193,47 @@ def test_real_recordings_trained_on_are_not_measured_on(tmp_path, capsys):
         if name.startswith("stop/")
     }
     (run / "data" / "stop").mkdir(parents=True)
-    trained = link_real_positives(view, "stop", run / "data")
+    trained = link_real_positives(view, "stop", run / "data", train=True)
     linked = {p.name.removeprefix("real-") for p in (run / "data" / "stop").iterdir()}
     assert trained == len(linked) and linked and tested and not linked & tested
     assert linked | tested == {p.name for p in real.iterdir()}
+    assert link_real_positives(view, "stop", run / "data", train=False) == 0
+    assert not list((run / "data" / "stop").iterdir())  # a run without the flag trains on none
     assert main(["train", "--keyword", "stop", "--out", str(run), "--train-on-positives"]) != 0
     assert "--train-on-positives needs --positives" in capsys.readouterr().err
+
+
+def test_a_plain_folder_of_recordings_is_measured_over_held_out_synthetic_words(tmp_path):
+    real, run = tmp_path / "me", tmp_path / "run"
+    real.mkdir()
+    write_wav(real / "take1.wav", np.zeros(1600, np.float32))
+    unknown = run / "data" / "_unknown_"
+    unknown.mkdir(parents=True)
+    for name in ("a_nohash_0.wav", "b_nohash_1.wav"):
+        write_wav(unknown / name, np.zeros(1600, np.float32))
+    (run / "data" / "validation_list.txt").write_text("_unknown_/b_nohash_1.wav\n")
+    view = positives_view(real, "stop", run)
+    tested = (view / "testing_list.txt").read_text().split()
+    assert tested == ["_unknown_/b_nohash_1.wav", "stop/take1.wav"]  # a_... is trained on
+
+
+def test_keyword_runs_refuse_the_options_of_a_dataset_run(tmp_path, capsys):
+    argv = ["train", "--keyword", "stop", "--out", str(tmp_path / "run")]
+    assert main([*argv, "--words", "go", "--resume"]) != 0
+    assert "--words, --resume cannot go with --keyword" in capsys.readouterr().err
+
+
+def test_weights_set_from_another_model_normalize_as_it_did(tiny_run):
+    """set_weights alone leaves a Normalization layer computing with its old constants (none,
+    for a layer never adapted): the stream round from a clip round once trained on raw
+    log-mels."""
+    source = load_backbone(tiny_run)
+    model = build_model(4, Config().features, model_config(source))
+    model.set_weights(source.get_weights())
+    finalize_normalization(model)
+    frames = np.random.default_rng(0).normal(-5, 3, (1, 50, 40)).astype(np.float32)
+    np.testing.assert_allclose(
+        model.get_layer("normalization")(frames),
+        source.get_layer("normalization")(frames),
+        rtol=1e-6,
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from gru_edge.commands.shared import add_negatives_option
 from gru_edge.commands.synth import add_synth_options
 from gru_edge.config import RECIPES, Config
+from gru_edge.errors import GruEdgeError
 from gru_edge.extras import require
 
 
@@ -97,6 +98,12 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> None:
     if args.keyword:
+        ignored = [f"--{name}" for name in ("words", "recipe", "resume") if getattr(args, name)]
+        if ignored:
+            raise GruEdgeError(
+                f"{', '.join(ignored)} cannot go with --keyword: the word is the phrase, the "
+                f"rounds are fixed, and the same command again continues a run"
+            )
         run_keyword(args)
         return
     training = require("gru_edge.training.train", "train", "gru-edge train")

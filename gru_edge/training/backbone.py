@@ -87,12 +87,20 @@ def transfer(backbone: keras.Model, model: keras.Model, freeze: bool) -> list[st
                 f"[model] settings differ from the backbone's {model_config(backbone)}"
             )
         layer.set_weights(source.get_weights())
-        if isinstance(layer, keras.layers.Normalization):
-            layer.finalize_state()
         copied.append(layer.name)
+    finalize_normalization(model)
     if freeze:
         freeze_below_head(model)
     return copied
+
+
+def finalize_normalization(model: keras.Model) -> None:
+    """After weights are set: a Normalization layer computes with constants it derives from
+    its mean and variance once, which `set_weights` does not derive again (without this it
+    goes on normalizing with what it had: nothing, for a layer never adapted)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization):
+            layer.finalize_state()
 
 
 def freeze_below_head(model: keras.Model) -> None:

@@ -60,6 +60,10 @@ STREAM_EPOCHS = 15
 NEVER_FIRES_FRR = 0.95  # a model that misses more of its own validation clips is unfit
 
 
+class UnfitModelError(GruEdgeError):
+    """The model was made and measured, and is not fit to listen with: its card says why."""
+
+
 @dataclasses.dataclass
 class KeywordRun:
     """What the command was asked for; the defaults are the command's."""
@@ -101,12 +105,12 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     def stage(name: str) -> None:
         logger.info("[%d/%d] %s", next(step), len(stages), name)
 
-    view = None
+    view, label = None, label_of(request.phrase)
     if request.train_on_positives and not request.positives:
         raise GruEdgeError("--train-on-positives needs --positives DIR")
     if request.positives:  # refused now rather than after the training
-        label = label_of(request.phrase)
         view = positives_view(Path(request.positives), label, run_dir, request.train_on_positives)
+    check_request(request, run_dir)
     stage("synthesize")
     data = make_keyword_data(
         request.phrase,
@@ -126,9 +130,10 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         data.seconds / 60,
         data.clip_seconds,
     )
-    real = 0
-    if request.train_on_positives:
-        real = link_real_positives(view, data.label, data.folder)
+    if request.positives:  # again, now that the synthetic held-out clips are there
+        view = positives_view(Path(request.positives), label, run_dir, request.train_on_positives)
+    real = link_real_positives(view, data.label, data.folder, request.train_on_positives)
+    if real:
         logger.info(
             "%d real recordings of %s trained on beside the synthetic ones", real, data.label
         )
@@ -139,11 +144,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     last = run_dir / "clips"
     if request.negatives:
         stage("train on the stream")
-        stream = replace(
-            _stream_round(config.training, last, request.stream_epochs),
-            learning_rate=config.training.learning_rate / 3,
-            warmup_epochs=1,
-        )
+        stream = _stream_round(config.training, last, request.stream_epochs)
         rounds["stream"] = _round(run_dir / "stream", data, replace(config, training=stream))
         last = run_dir / "stream"
     if request.mine:
@@ -154,14 +155,8 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
 
     stage("export and calibrate")
     out = run_dir / f"{data.label}.tflite"
-    report = _exported(out, last, request.quantizations) or exporting.export(
-        last,
-        out,
-        list(request.quantizations),
-        chunk_frames=request.chunk_frames,
-        stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
-        data_description=_description(data, request, real),
-        negatives=list(request.negatives or request.mine) or None,
+    report = _exported(out, last, request.quantizations) or _export(
+        last, out, request.quantizations, request, config, _description(data, request, real)
     )
     stage("evaluate")
     files = {q: Path(v["file"]) for q, v in report["variants"].items()}
@@ -190,8 +185,74 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
     write_text(run_dir / CARD, model_card(summary, request))
     logger.info("wrote %s and %s", run_dir / CARD, run_dir / SUMMARY)
     if summary["verdict"] != "ok":
-        raise GruEdgeError(f"{main}: {summary['verdict']}; see {run_dir / CARD}")
+        raise UnfitModelError(f"{main}: {summary['verdict']}; see {run_dir / CARD}")
     return summary
+
+
+REQUEST = "request.json"
+# What shapes the model: a rerun with other values would mix stages of two requests.
+SHAPING = (
+    "phrase",
+    "count",
+    "confusables",
+    "voices",
+    "noise",
+    "seed",
+    "negatives",
+    "backbone",
+    "freeze_backbone",
+    "epochs",
+    "stream_epochs",
+    "mine",
+    "mine_min_score",
+    "train_on_positives",
+    "quantizations",
+    "chunk_frames",
+)
+
+
+def check_request(request: KeywordRun, run_dir: Path) -> None:
+    """Writes RUN_DIR/request.json on the first run; a later run must ask for the same
+    model (the positives measured on and the evaluation may change, unless trained on)."""
+    shaping = {key: getattr(request, key) for key in SHAPING}
+    if request.train_on_positives:
+        shaping["positives"] = request.positives
+    shaping["config"] = (request.config or Config()).to_dict()
+    shaping = json.loads(json.dumps(shaping, default=str))  # paths and tuples as JSON has them
+    path = run_dir / REQUEST
+    if not path.is_file():
+        write_text(path, json.dumps(shaping, indent=1))
+        return
+    earlier = json.loads(path.read_text())
+    changed = sorted(
+        key for key in shaping.keys() | earlier.keys() if shaping.get(key) != earlier.get(key)
+    )
+    if changed:
+        raise GruEdgeError(
+            f"{run_dir} holds a run asked for with other settings ({', '.join(changed)}): repeat "
+            f"its command to continue it, or choose another --out"
+        )
+
+
+def _export(
+    run: Path,
+    out: Path,
+    quantizations: Sequence[str],
+    request: KeywordRun,
+    config: Config,
+    description: str | None = None,
+) -> dict:
+    """Exports a round, its thresholds calibrated on the validation part of the negative
+    audio; the agreement with Keras is measured on a stream as long as the validation one."""
+    return exporting.export(
+        run,
+        out,
+        list(quantizations),
+        chunk_frames=request.chunk_frames,
+        stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
+        data_description=description,
+        negatives=list(request.negatives or request.mine) or None,
+    )
 
 
 def _exported(out: Path, run: Path, quantizations: Sequence[str]) -> dict | None:
@@ -215,13 +276,9 @@ def _mining_round(
     Nothing mined, no round: the summary says so."""
     mined = run_dir / "mined"
     if not (run_dir / "mined_round" / "metrics.json").is_file():
-        report = exporting.export(
-            last,
-            run_dir / "mining" / f"{data.label}.tflite",
-            ["float32"],
-            chunk_frames=request.chunk_frames,
-            stream_minutes=min(exporting.STREAM_MINUTES, config.sequences.validation_minutes),
-            negatives=list(request.negatives or request.mine),
+        shutil.rmtree(mined, ignore_errors=True)  # windows of an unfinished round's model
+        report = _export(
+            last, run_dir / "mining" / f"{data.label}.tflite", ["float32"], request, config
         )
         model = report["variants"]["float32"]["file"]
         found = mine(model, list(request.mine), mined, "train", request.mine_min_score)
@@ -238,14 +295,23 @@ def _mining_round(
             negatives=tuple(dict.fromkeys((*previous.data.negatives, *map(str, request.mine)))),
             hard_negatives=(str(mined),),
         ),
-        training=_stream_round(previous.training, last, request.stream_epochs),
+        training=_stream_round(config.training, last, request.stream_epochs),
     )
     return {**_round(run_dir / "mined_round", data, round_config), "windows": found}
 
 
-def _stream_round(training: TrainingConfig, last: Path, epochs: int) -> TrainingConfig:
-    """A stream-recipe round that starts from the whole model of the round before."""
-    return replace(training, recipe="stream", backbone="", init_from=str(last), epochs=epochs)
+def _stream_round(first: TrainingConfig, last: Path, epochs: int) -> TrainingConfig:
+    """A stream-recipe round that starts from the whole model of the round before, at a
+    third of the first round's learning rate (fine-tuning, not training anew)."""
+    return replace(
+        first,
+        recipe="stream",
+        backbone="",
+        init_from=str(last),
+        epochs=epochs,
+        learning_rate=first.learning_rate / 3,
+        warmup_epochs=1,
+    )
 
 
 def _config(request: KeywordRun, data: KeywordData) -> Config:
@@ -369,13 +435,14 @@ def _stream_figures(result: dict) -> dict:
 
 def positives_view(positives: Path, label: str, run_dir: Path, train_share: bool = False) -> Path:
     """RUN_DIR/eval/positives/: a test-only dataset of real recordings of the phrase, made of
-    links. `positives` is either in the folder-per-word layout with a folder named like the
-    label (every clip of it is a test clip; its other word folders are the stream's other
-    words, only their validation and testing clips where it has lists, so that their
-    training clips can be negatives; its noise is the noise floor), or a plain folder of
-    recordings of the phrase (then the synthetic confusables of RUN_DIR/data are the other
-    words). With `train_share`, the phrase's recordings that the speaker-hash rule puts in
-    training (`datasets.which_split`, 80 %) are left out: they are trained on."""
+    links; every recording of the phrase is a test clip (with `train_share`, but those the
+    speaker-hash rule puts in training, `datasets.which_split`: they are trained on).
+    `positives` is either in the folder-per-word layout with a folder named like the label
+    (its other words are the stream's, only their held-out clips: those on its lists, or
+    without lists those the speaker-hash rule holds out, so that their training clips can be
+    negatives; its noise is the noise floor), or a plain folder of recordings of the phrase
+    (then the other words are the synthetic unknown clips of RUN_DIR/data's validation list,
+    never trained on)."""
     if not positives.is_dir():
         raise GruEdgeError(f"--positives {positives} is not a folder of recordings")
     view = run_dir / "eval" / "positives"
@@ -384,18 +451,25 @@ def positives_view(positives: Path, label: str, run_dir: Path, train_share: bool
     if (positives / label).is_dir():
         for folder in sorted(p for p in positives.iterdir() if p.is_dir()):
             (view / folder.name).symlink_to(folder.resolve())
+        held_out = set().union(*(_listed(positives / name) for name in LIST_FILES.values()))
     else:
         (view / label).symlink_to(positives.resolve())
         (view / UNKNOWN).symlink_to((run_dir / "data" / UNKNOWN).resolve())
-    held_out = set().union(*(_listed(positives / name) for name in LIST_FILES.values()))
+        held_out = _listed(run_dir / "data" / LIST_FILES["validation"])
+
+    def tested(folder: str, recording: Path) -> bool:
+        if folder == label:
+            return not (train_share and _trained_on(recording))
+        if held_out or folder == UNKNOWN:
+            return f"{folder}/{recording.name}" in held_out
+        return not _trained_on(recording)
+
     recordings = [
         f"{folder.name}/{audio.name}"
         for folder in sorted(view.iterdir())
         if folder.name != NOISE_FOLDER and folder.exists()
         for audio in sorted(folder.iterdir())
-        if audio.suffix.lower() in AUDIO_SUFFIXES
-        and (folder.name == label or not held_out or f"{folder.name}/{audio.name}" in held_out)
-        and not (train_share and folder.name == label and _trained_on(audio))
+        if audio.suffix.lower() in AUDIO_SUFFIXES and tested(folder.name, audio)
     ]
     if not any(name.startswith(f"{label}/") for name in recordings):
         raise GruEdgeError(
@@ -410,15 +484,19 @@ def _trained_on(recording: Path) -> bool:
     return which_split(recording, *REAL_HELD_OUT) == "train"
 
 
-def link_real_positives(view: Path, label: str, data: Path) -> int:
+def link_real_positives(view: Path, label: str, data: Path, train: bool) -> int:
     """Links the training share of the real recordings in `view` (see `positives_view`)
-    into the synthetic data's folder of the phrase; returns how many."""
+    into the synthetic data's folder of the phrase when `train`; returns how many. Links an
+    earlier run made are removed first: a run without --train-on-positives trains on none."""
+    for link in (data / label).glob("real-*"):
+        if link.is_symlink():
+            link.unlink()
+    if not train:
+        return 0
     linked = 0
     for recording in sorted((view / label).iterdir()):
         if recording.suffix.lower() in AUDIO_SUFFIXES and _trained_on(recording):
-            link = data / label / f"real-{recording.name}"
-            if not link.exists():
-                link.symlink_to(recording.resolve())
+            (data / label / f"real-{recording.name}").symlink_to(recording.resolve())
             linked += 1
     return linked
 

@@ -32,6 +32,7 @@ from gru_edge.plots import plot_confusion, plot_history
 from gru_edge.training.backbone import (
     backbone_file,
     check_features,
+    finalize_normalization,
     freeze_below_head,
     load_backbone,
     transfer,
@@ -315,6 +316,7 @@ def _new_model(dataset: Dataset, config: Config, steps_per_epoch: int) -> keras.
         start = Path(training.init_from) / "best.keras"
         logger.info("starting from the weights of %s", start)
         model.set_weights(keras.models.load_model(start, compile=False).get_weights())
+        finalize_normalization(model)
         if training.freeze_backbone:
             freeze_below_head(model)
     else:  # the normalization learns each mel bin's mean and variance from clean clips
