@@ -175,4 +175,5 @@ CUSTOM_NEGATIVES := $(addprefix $(NEGATIVES)/,librispeech noise/esc10 noise/arab
 	speech/precise_not_wake_words_en)
 custom-keywords: voices
 	$(BIN)/python benchmarks/custom_keywords.py --data $(DATA) --negatives $(CUSTOM_NEGATIVES) \
-		--noise $(NEGATIVES)/noise --work $(RESULTS)/custom_keywords
+		--noise $(NEGATIVES)/noise --work $(RESULTS)/custom_keywords --words stop left \
+		--count 800 --stream-epochs 10 --hours 2

@@ -37,7 +37,7 @@ FLOOR_DB = (25.0, 50.0)
 
 @dataclass(frozen=True)
 class Degradation:
-    """One clip's draw. rt60 0 means no reverberation, high_hz 0 no band-limiting, noise ""
+    """One clip's draw. rt60 0 means no reverberation, high_hz 0 no band-limiting, noise -1
     no noise (else the index of the noise recording and where in it the noise starts)."""
 
     rt60: float = 0.0
