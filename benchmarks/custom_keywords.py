@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gru_edge.atomicfile import write_text  # noqa: E402
 from gru_edge.config import Config  # noqa: E402
-from gru_edge.datasets import LIST_FILES, which_split  # noqa: E402
+from gru_edge.datasets import LIST_FILES, read_list, which_split  # noqa: E402
 from gru_edge.training.keyword import (  # noqa: E402
     REAL_HELD_OUT,
     KeywordRun,
@@ -67,9 +67,7 @@ def other_words(data: Path, word: str, out: Path) -> Path:
     """The training clips (on neither list) of every other word in `data`, as links in one
     folder per word: real speech that is not the word, taught as negative audio. The
     evaluation's stream of other words takes only their listed clips (`positives_view`)."""
-    listed = set()
-    for name in LIST_FILES.values():
-        listed |= set((data / name).read_text().split()) if (data / name).is_file() else set()
+    listed = set().union(*(read_list(data / name) or set() for name in LIST_FILES.values()))
     for folder in sorted(p for p in data.iterdir() if p.is_dir() and p.name != word):
         if folder.name.startswith("_"):
             continue

@@ -123,7 +123,7 @@ def _index_test_archive(root: Path, folders: dict[str, Path], config: DataConfig
 
 def _index_word_folders(root: Path, folders: dict[str, Path], config: DataConfig):
     _require_words(root, folders, config.words)
-    listed = {split: _read_list(root / name) for split, name in LIST_FILES.items()}
+    listed = {split: read_list(root / name) for split, name in LIST_FILES.items()}
     use_lists = any(lst is not None for lst in listed.values())
 
     def split_of(path: Path) -> str:
@@ -174,7 +174,8 @@ def _audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
 
 
-def _read_list(path: Path) -> set[str] | None:
+def read_list(path: Path) -> set[str] | None:
+    """The clips a list file names (relative paths), or None without the file."""
     if not path.is_file():
         return None
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
@@ -197,10 +198,15 @@ def synthetic_noise(seconds: float, sample_rate: int, seed: int) -> list[np.ndar
     """White and pink noise, for datasets without `_background_noise_/`."""
     rng = np.random.default_rng(seed)
     white = rng.standard_normal(int(seconds * sample_rate))
-    spectrum = np.fft.rfft(rng.standard_normal(len(white)))
-    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))  # 1/f power
-    pink = np.fft.irfft(spectrum, n=len(white))
+    pink = pink_noise(len(white), rng)
     return [(x / np.abs(x).max() * 0.5).astype(np.float32) for x in (white, pink)]
+
+
+def pink_noise(length: int, rng: np.random.Generator) -> np.ndarray:
+    """Noise whose power falls as 1/f: the colour of most rooms' and microphones' floor."""
+    spectrum = np.fft.rfft(rng.standard_normal(length))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    return np.fft.irfft(spectrum, n=length)
 
 
 @dataclass

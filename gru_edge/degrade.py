@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gru_edge.datasets import pink_noise
+
 # The draws, each effect applied with its probability: ranges seen in homes and on devices.
 REVERB_PROBABILITY = 0.6
 RT60_S = (0.15, 0.9)  # reverberation time, a furnished room to a bare hall
@@ -100,7 +102,7 @@ def degrade(
         if noise_rms > 0 and voice_rms > 0:
             gain = voice_rms / noise_rms * 10 ** (-degradation.snr_db / 20)
             signal = voice + noise * gain
-    floor = _pink(length, rng)
+    floor = pink_noise(length, rng)
     voice_rms = _rms(voice[spoken])
     if voice_rms > 0:
         signal = signal + floor * (voice_rms * 10 ** (-degradation.floor_db / 20) / _rms(floor))
@@ -142,14 +144,6 @@ def band_limit(samples: np.ndarray, low_hz: float, high_hz: float, sample_rate: 
     gain *= 0.5 - 0.5 * np.cos(np.pi * below)
     gain *= 0.5 - 0.5 * np.cos(np.pi * above)
     return np.fft.irfft(spectrum * gain, n=len(samples))
-
-
-def _pink(length: int, rng: np.random.Generator) -> np.ndarray:
-    """Pink noise (power falling as 1/f), the colour of most rooms' and microphones' floor."""
-    spectrum = np.fft.rfft(rng.standard_normal(length))
-    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
-    spectrum[0] = 0
-    return np.fft.irfft(spectrum, n=length)
 
 
 def _convolve(samples: np.ndarray, response: np.ndarray) -> np.ndarray:

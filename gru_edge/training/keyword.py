@@ -37,7 +37,14 @@ import numpy as np
 from gru_edge import __version__
 from gru_edge.atomicfile import write_text
 from gru_edge.config import Config, TrainingConfig
-from gru_edge.datasets import AUDIO_SUFFIXES, LIST_FILES, NOISE_FOLDER, UNKNOWN, which_split
+from gru_edge.datasets import (
+    AUDIO_SUFFIXES,
+    LIST_FILES,
+    NOISE_FOLDER,
+    UNKNOWN,
+    read_list,
+    which_split,
+)
 from gru_edge.errors import GruEdgeError
 from gru_edge.evaluation.calibration import HIGHEST
 from gru_edge.evaluation.clips import clip_accuracy
@@ -451,11 +458,13 @@ def positives_view(positives: Path, label: str, run_dir: Path, train_share: bool
     if (positives / label).is_dir():
         for folder in sorted(p for p in positives.iterdir() if p.is_dir()):
             (view / folder.name).symlink_to(folder.resolve())
-        held_out = set().union(*(_listed(positives / name) for name in LIST_FILES.values()))
+        held_out = set().union(
+            *(read_list(positives / name) or set() for name in LIST_FILES.values())
+        )
     else:
         (view / label).symlink_to(positives.resolve())
         (view / UNKNOWN).symlink_to((run_dir / "data" / UNKNOWN).resolve())
-        held_out = _listed(run_dir / "data" / LIST_FILES["validation"])
+        held_out = read_list(run_dir / "data" / LIST_FILES["validation"]) or set()
 
     def tested(folder: str, recording: Path) -> bool:
         if folder == label:
@@ -499,10 +508,6 @@ def link_real_positives(view: Path, label: str, data: Path, train: bool) -> int:
             (data / label / f"real-{recording.name}").symlink_to(recording.resolve())
             linked += 1
     return linked
-
-
-def _listed(path: Path) -> set[str]:
-    return set(path.read_text().split()) if path.is_file() else set()
 
 
 def verdict(calibration: dict, label: str) -> str:
