@@ -64,6 +64,19 @@ def add_synth_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def synth_settings(args: argparse.Namespace) -> dict:
+    """The options of `add_synth_options` as keyword arguments of `make_keyword_data` (and of
+    `KeywordRun`, which names them alike)."""
+    return {
+        "count": args.count,
+        "confusable_count": args.confusables,
+        "voices": args.voices or (),
+        "noise": args.noise,
+        "seed": args.seed,
+        "jobs": args.jobs,
+    }
+
+
 def run(args: argparse.Namespace) -> None:
     from gru_edge.commands.shared import print_progress
     from gru_edge.keyword_data import make_keyword_data
@@ -72,12 +85,7 @@ def run(args: argparse.Namespace) -> None:
     data = make_keyword_data(
         args.phrase,
         out,
-        count=args.count,
-        confusable_count=args.confusables,
-        voices=args.voices or (),
-        noise=args.noise,
-        seed=args.seed,
-        jobs=args.jobs,
+        **synth_settings(args),
         progress=lambda stage, done, total: print_progress(done, total, stage),
     )
     print(f"{'voice':<34} {'phrase':>6} {'near':>5} {'sentences':>9}")

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from gru_edge.commands.shared import add_negatives_option
-from gru_edge.commands.synth import add_synth_options
+from gru_edge.commands.synth import add_synth_options, synth_settings
 from gru_edge.config import RECIPES, Config
 from gru_edge.errors import GruEdgeError
 from gru_edge.extras import require
@@ -128,12 +128,7 @@ def run_keyword(args: argparse.Namespace) -> None:
     request = keyword.KeywordRun(
         phrase=args.keyword,
         run_dir=args.out,
-        count=args.count,
-        confusables=args.confusables,
-        voices=args.voices or (),
-        noise=args.noise,
-        seed=args.seed,
-        jobs=args.jobs,
+        **synth_settings(args),
         negatives=args.negatives or (),
         backbone="" if args.backbone == "none" else args.backbone,
         freeze_backbone=args.freeze_backbone,

@@ -78,7 +78,7 @@ class KeywordRun:
     phrase: str
     run_dir: Path
     count: int = 2000
-    confusables: int | None = None
+    confusable_count: int | None = None
     voices: Sequence[str] = ()
     noise: Sequence[str | Path] = ()
     seed: int = 0
@@ -123,7 +123,7 @@ def train_keyword(request: KeywordRun, progress=None) -> dict:
         request.phrase,
         run_dir / "data",
         request.count,
-        request.confusables,
+        request.confusable_count,
         request.voices,
         request.noise,
         request.seed,
@@ -201,7 +201,7 @@ REQUEST = "request.json"
 SHAPING = (
     "phrase",
     "count",
-    "confusables",
+    "confusable_count",
     "voices",
     "noise",
     "seed",
